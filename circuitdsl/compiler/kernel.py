@@ -1,0 +1,276 @@
+"""Assembles the generated module: input functions, the trial kernel, trial-end rules."""
+from __future__ import annotations
+
+import sympy as sp
+
+from circuitdsl.compiler import codegen as cg
+from circuitdsl.compiler.printer import KernelPrinter
+
+ARGS = ("k0, n_steps, dt, S, P, I, F, PRE, POST, LPOST, PTR, PPTR, PORD, SPK, DB, RNG, L, "
+        "EXT, EXTIDX, ext_every, RECS, RECP, REC, rec_every, SPIKES, STATUS")
+INPUT_ARGS = "k, t, dt, S, P, I, F, PRE, PTR, L, RNG"
+
+
+def _stream(lowered, obj):
+    n_groups = len(lowered.groups)
+    return str(obj.index if hasattr(obj, "model") else n_groups + obj.index)
+
+
+def _inputs_fn(lowered, g):
+    layout = lowered.layout
+    fn = cg.Fn(f"inputs_{g.name}({INPUT_ARGS})", layout)
+    m = g.model
+    for inp in m.inputs:
+        off = fn.off(f"I_{g.name}_{inp}")
+        fn.emit(1, f"for i in range({fn.off(f'N_{g.name}')}):")
+        fn.emit(2, f"I[{off} + i] = 0.0")
+    for p in lowered.projections:
+        if p.post is not g or p.current is None:
+            continue
+        st = p.current
+        expr = cg.resolve_edge(st.expr, p.pre.model, p.post.model)
+        names, loads = cg._edge_names(fn, p, p.pre, p.post, "j", "i", "q")
+        post_syms = {s for s in expr.free_symbols if s.name.startswith("post__")}
+        fn.emit(1, f"for i in range({fn.off(f'N_{g.name}')}):")
+        for s in sorted(post_syms, key=lambda s: s.name):
+            fn.emit(2, loads[s.name])
+        fn.emit(2, "acc = 0.0")
+        fn.emit(2, f"for q in range(PTR[{fn.off(f'R_{p.name}')} + i], "
+                   f"PTR[{fn.off(f'R_{p.name}')} + i + 1]):")
+        fn.emit(3, f"j = PRE[{fn.off(f'X_{p.name}')} + q]")
+        for s in sorted(expr.free_symbols - post_syms, key=lambda s: s.name):
+            if s.name in loads:
+                fn.emit(3, loads[s.name])
+        fn.emit(3, f"acc += {KernelPrinter(names, _stream(lowered, p)).doprint(expr)}")
+        target = st.target.split(".", 1)[1]
+        fn.emit(2, f"I[{fn.off(f'I_{g.name}_{target}')} + i] += acc")
+    return fn
+
+
+def _event_timing(fn, depth, at, every, names, loads):
+    """Emit `due` for an event whose times are numbers or per-unit parameter names."""
+    def value(v):
+        if isinstance(v, str):
+            fn.emit(depth, loads[v])
+            return names[v]
+        return repr(float(v))
+    fn.emit(depth, f"_ka = int(round({value(at)} / dt))")
+    if every is None:
+        fn.emit(depth, "due = k == _ka")
+    else:
+        fn.emit(depth, f"_ke = max(1, int(round({value(every)} / dt)))")
+        fn.emit(depth, "due = k >= _ka and (k - _ka) % _ke == 0")
+
+
+def _group_event(fn, lowered, g, ev, statements):
+    m = g.model
+    reads_inputs = any(s.name in m.inputs for st in statements
+                       for s in m.expand(st.expr).free_symbols)
+    names, loads = cg._group_names(fn, g)
+    fn.emit(2, "refreshed = False")
+    fn.emit(2, f"for i in range({fn.off(f'N_{g.name}')}):")
+    _event_timing(fn, 3, ev.at, ev.every, names, {k: v for k, v in loads.items()})
+    fn.emit(3, "if due:")
+    if reads_inputs:
+        fn.emit(4, "if not refreshed:")
+        fn.emit(5, f"inputs_{g.name}(k, t, dt, S, P, I, F, PRE, PTR, L, RNG)")
+        fn.emit(5, "refreshed = True")
+    expanded = [type(st)(st.target, st.op, m.expand(st.expr), st.line) for st in statements]
+    cg._emit_statements(fn, 4, g, expanded, names, loads, _stream(lowered, g))
+
+
+def _edge_event(fn, lowered, p, ev, statements):
+    names, loads = cg._edge_names(fn, p, p.pre, p.post, "j", "i", "q")
+    fn.emit(2, f"for q in range({fn.off(f'M_{p.name}')}):")
+    fn.emit(3, f"j = PRE[{fn.off(f'X_{p.name}')} + q]")
+    fn.emit(3, f"i = POST[{fn.off(f'X_{p.name}')} + q]")
+    _event_timing(fn, 3, ev.at, ev.every, names, loads)
+    fn.emit(3, "if due:")
+    cg._edge_statements(fn, 4, p, statements, p.pre, p.post, "j", "i", "q", _stream(lowered, p))
+
+
+def _integrate(fn, lowered, g):
+    m = g.model
+    if not m.ode and not m.on_step:
+        return
+    names, loads = cg._group_names(fn, g)
+    stream = _stream(lowered, g)
+    spike = m.spike
+    held = {s.target for s in getattr(m, "spike_reset", [])} if spike is not None else set()
+    fn.emit(1, f"for i in range({fn.off(f'N_{g.name}')}):")
+    if m.on_step:
+        expanded = [type(st)(st.target, st.op, m.expand(st.expr), st.line) for st in m.on_step]
+        cg._emit_statements(fn, 2, g, expanded, names, loads, stream)
+    if not m.ode:
+        return
+    exprs = [m.expand(e) for e in m.ode.values()] + [sp.Symbol(x, real=True) for x in m.ode]
+    cg._emit_loads(fn, 2, loads, exprs)
+    refr = spike is not None and spike.refractory not in (0, 0.0, None)
+    if refr:
+        r = spike.refractory
+        if isinstance(r, str):
+            fn.emit(2, loads[r])
+            r = names[r]
+        fn.emit(2, f"refr = t < SPK[{fn.off(f'K_{g.name}')} + {fn.off(f'N_{g.name}')} + i] + {r}")
+    updates = cg._emit_scheme(fn, 2, g, names, stream)
+    for x, new in updates:
+        if refr and x in held:
+            fn.emit(2, f"if not refr:")
+            fn.emit(3, cg._store(fn, g, x, new))
+        else:
+            fn.emit(2, cg._store(fn, g, x, new))
+    fn.emit(2, "chk += " + " + ".join(new for _, new in updates))
+
+
+def _spikes(fn, lowered, g):
+    m = g.model
+    names, loads = cg._group_names(fn, g)
+    N, K = fn.off(f"N_{g.name}"), fn.off(f"K_{g.name}")
+    cond = m.expand(m.spike_condition)
+    fn.emit(1, f"for i in range({N}):")
+    cg._emit_loads(fn, 2, loads, [cond])
+    fn.emit(2, f"cond = {KernelPrinter(names).doprint(cond)}")
+    level = bool(m.spike_reset)   # with a reset: level-triggered; without: rising edge
+    trig = "cond" if level else f"cond and SPK[{K} + 2 * {N} + i] == 0.0"
+    r = m.spike.refractory
+    if r not in (0, 0.0, None):
+        if isinstance(r, str):
+            fn.emit(2, loads[r])
+            r = names[r]
+        trig += f" and t + dt >= SPK[{K} + {N} + i] + {r}"
+    fn.emit(2, f"SPK[{K} + 2 * {N} + i] = 1.0 if cond else 0.0")
+    fn.emit(2, f"if {trig}:")
+    fn.emit(3, f"SPK[{K} + i] = 1.0")
+    fn.emit(3, f"SPK[{K} + {N} + i] = t + dt")
+    fn.emit(3, "if STATUS[3] < SPIKES.shape[0]:")
+    fn.emit(4, "SPIKES[STATUS[3], 0] = k + 1")
+    fn.emit(4, f"SPIKES[STATUS[3], 1] = {g.index}")
+    fn.emit(4, "SPIKES[STATUS[3], 2] = i")
+    fn.emit(3, "STATUS[3] += 1")
+    if m.spike_reset:
+        expanded = [type(st)(st.target, st.op, m.expand(st.expr), st.line) for st in m.spike_reset]
+        cg._emit_statements(fn, 3, g, expanded, names, loads, _stream(lowered, g))
+    fn.emit(2, "else:")
+    fn.emit(3, f"SPK[{K} + i] = 0.0")
+
+
+def _on_pre(fn, lowered, p):
+    g = p.pre
+    K, N = fn.off(f"K_{g.name}"), fn.off(f"N_{g.name}")
+    fn.emit(1, f"for j in range({N}):")
+    fn.emit(2, f"if SPK[{K} + j] == 1.0:")
+    fn.emit(3, f"for _o in range(PPTR[{fn.off(f'Q_{p.name}')} + j], "
+               f"PPTR[{fn.off(f'Q_{p.name}')} + j + 1]):")
+    fn.emit(4, f"q = PORD[{fn.off(f'X_{p.name}')} + _o]")
+    fn.emit(4, f"i = POST[{fn.off(f'X_{p.name}')} + q]")
+    if not p.delay:
+        cg._edge_statements(fn, 4, p, p.on_pre, p.pre, p.post, "j", "i", "q", _stream(lowered, p))
+        return
+    names, loads = cg._edge_names(fn, p, p.pre, p.post, "j", "i", "q")
+    printer = KernelPrinter(names, _stream(lowered, p))
+    D, NP = fn.off(f"D_{p.name}"), fn.off(f"N_{p.post.name}")
+    for s in p.on_pre:
+        expr = cg.resolve_edge(s.expr, p.pre.model, p.post.model)
+        cg._emit_loads(fn, 4, loads, [expr])
+        fn.emit(4, f"DB[{D} + ((k + {p.delay}) % {p.delay + 1}) * {NP} + i] += "
+                   f"{printer.doprint(expr)}")
+
+
+def _delay_arrivals(fn, lowered, p):
+    """Delayed on_pre increments arriving at step k are added before integration."""
+    g = p.post
+    D, NP = fn.off(f"D_{p.name}"), fn.off(f"N_{g.name}")
+    var = p.on_pre[0].target.split(".", 1)[1]
+    arr = "S" if var in g.model.states else "P"
+    off = fn.off(f"{arr}_{g.name}_{var}")
+    fn.emit(1, f"for i in range({NP}):")
+    fn.emit(2, f"_slot = {D} + (k % {p.delay + 1}) * {NP} + i")
+    fn.emit(2, f"{arr}[{off} + i] += DB[_slot]")
+    fn.emit(2, "DB[_slot] = 0.0")
+
+
+def _rule_loop(fn, lowered, p, statements, depth=1, signals=()):
+    fn.emit(depth, f"for q in range({fn.off(f'M_{p.name}')}):")
+    fn.emit(depth + 1, f"j = PRE[{fn.off(f'X_{p.name}')} + q]")
+    fn.emit(depth + 1, f"i = LPOST[{fn.off(f'X_{p.name}')} + q]")
+    cg._edge_statements(fn, depth + 1, p, statements, p.pre, p.lpost, "j", "i", "q",
+                        _stream(lowered, p), signals)
+
+
+def _events(lowered):
+    items = []
+    for g in lowered.groups:
+        for ev, statements in zip(g.model.events, g.model.event_statements):
+            items.append((ev.order, 0, g.index, "group", g, ev, statements))
+    for p in lowered.projections:
+        for ev, statements in p.events:
+            items.append((ev.order, 1, p.index, "edge", p, ev, statements))
+    return sorted(items, key=lambda it: it[:3])
+
+
+def generate(lowered):
+    """The complete module source for a lowered circuit."""
+    cg.bind_programs(lowered)
+    layout = lowered.layout
+    parts = [cg.HEADER]
+    for g in lowered.groups:
+        parts.append(_inputs_fn(lowered, g).source())
+    fn = cg.Fn(f"trial({ARGS})", layout)
+    fn.emit(1, "for k in range(k0, k0 + n_steps):")
+    fn.emit(2, "t = k * dt")
+    events = _events(lowered)
+    if events:
+        fn.emit(2, "if True:")
+        for order, _, _, kind, obj, ev, statements in events:
+            (_group_event if kind == "group" else _edge_event)(fn, lowered, obj, ev, statements)
+    body_start = len(fn.body)
+    for g in lowered.groups:
+        if g.model.inputs:
+            fn.emit(1, f"inputs_{g.name}(k, t, dt, S, P, I, F, PRE, PTR, L, RNG)")
+    fn.emit(1, "if EXT.shape[0] > 0:")
+    fn.emit(2, "_row = min((k - k0) // ext_every, EXT.shape[0] - 1)")
+    fn.emit(2, "for c in range(EXTIDX.shape[0]):")
+    fn.emit(3, "I[EXTIDX[c]] += EXT[_row, c]")
+    for p in lowered.projections:
+        if p.delay and p.on_pre:
+            _delay_arrivals(fn, lowered, p)
+    fn.emit(1, "chk = 0.0")
+    for g in lowered.groups:
+        _integrate(fn, lowered, g)
+    for g in lowered.groups:
+        if g.model.spike is not None:
+            _spikes(fn, lowered, g)
+    for p in lowered.projections:
+        if p.on_pre and p.pre.model.spike is not None:
+            _on_pre(fn, lowered, p)
+    for p in lowered.projections:
+        if p.rule_step:
+            _rule_loop(fn, lowered, p, p.rule_step)
+    fn.emit(1, "if not math.isfinite(chk):")
+    fn.emit(2, "STATUS[0] = 1")
+    fn.emit(2, "STATUS[2] = k")
+    fn.emit(2, "return")
+    fn.emit(1, "if (k + 1 - k0) % rec_every == 0:")
+    fn.emit(2, "_r = (k + 1 - k0) // rec_every - 1")
+    fn.emit(2, "if _r < REC.shape[0]:")
+    fn.emit(3, "for c in range(RECS.shape[0]):")
+    fn.emit(4, "REC[_r, c] = S[RECS[c]]")
+    fn.emit(3, "for c in range(RECP.shape[0]):")
+    fn.emit(4, "REC[_r, RECS.shape[0] + c] = P[RECP[c]]")
+    # Everything after the event block runs once per step, inside the k loop.
+    fn.body[body_start:] = ["    " + ln for ln in fn.body[body_start:]]
+    parts.append(fn.source())
+    for p in lowered.projections:
+        if p.rule_end:
+            signals = tuple(p.rule.signals)
+            lf = cg.Fn(f"learn_{p.name}(t, dt, S, P, I, F, PRE, POST, LPOST, RNG, L, SIG)", layout)
+            _rule_loop(lf, lowered, p, p.rule_end, signals=signals)
+            parts.append(lf.source())
+    reset = cg.Fn("reset_traces(F, L)", layout)
+    for p in lowered.projections:
+        if p.rule is not None and p.rule.traces:
+            for name, init in p.rule.traces.items():
+                reset.emit(1, f"for q in range({reset.off(f'M_{p.name}')}):")
+                reset.emit(2, f"F[{reset.off(f'F_{p.name}_{name}')} + q] = {float(init)!r}")
+    parts.append(reset.source())
+    return "\n\n".join(parts)

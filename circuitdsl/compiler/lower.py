@@ -1,0 +1,251 @@
+"""Lowering: a built Network -> groups, projections and one flat layout.
+
+Populations that share a Model (and integrator) become one *group*, so the generated code
+grows with the number of kinds of unit, not with the number of blocks. Synapse sets that share
+(pre group, post group, synapse, learning rule, delay) become one *projection*, stored as CSR
+by target unit. Every size and offset is a runtime integer in `layout`, so a change of size,
+density, weight, parameter or stimulus never changes the generated source.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from circuitdsl.compiler.rng import seed_streams
+
+
+@dataclass
+class Group:
+    index: int
+    model: object
+    integrator: str
+    pops: list = field(default_factory=list)      # (path, Population, offset)
+    N: int = 0
+
+    @property
+    def name(self):
+        return f"g{self.index}"
+
+    def locate(self, unit):
+        """(path, local index) of a group-local unit index."""
+        for path, pop, off in self.pops:
+            if off <= unit < off + pop.N:
+                return path, unit - off
+        raise IndexError(unit)
+
+
+@dataclass
+class Projection:
+    index: int
+    synapse: object
+    rule: object
+    pre: Group
+    post: Group
+    lpost: Group
+    delay: int
+    sets: list = field(default_factory=list)
+    fields: list = field(default_factory=list)
+
+    @property
+    def name(self):
+        return f"p{self.index}"
+
+
+class Layout:
+    """Named integer offsets passed to the kernel as one int64 array."""
+
+    def __init__(self):
+        self.names, self.values = [], []
+
+    def add(self, name, value):
+        self.names.append(name)
+        self.values.append(int(value))
+        return len(self.names) - 1
+
+    def index(self, name):
+        return self.names.index(name)
+
+    def __getitem__(self, name):
+        return self.values[self.index(name)]
+
+    def array(self):
+        return np.asarray(self.values, dtype=np.int64)
+
+
+@dataclass
+class Lowered:
+    network: object
+    dt: float
+    groups: list
+    projections: list
+    layout: Layout
+    arrays: dict          # name -> numpy array (S, P, I, F, PRE, POST, LPOST, PTR, PPTR, PORD, SPK, DB, RNG)
+    init_state: np.ndarray
+    stream_labels: list
+
+    def group_of(self, pop):
+        for g in self.groups:
+            for _, p, off in g.pops:
+                if p is pop:
+                    return g, off
+        raise KeyError(pop.name)
+
+
+def _integrator_of(pop, default):
+    return pop.integrator or getattr(pop.model, "integrator", None) or default
+
+
+def lower(network, dt, method="exponential_euler", seed=0):
+    groups, by_key = [], {}
+    for path, pop in network.populations.items():
+        key = (id(pop.model), _integrator_of(pop, method))
+        if key not in by_key:
+            by_key[key] = Group(len(groups), pop.model, key[1])
+            groups.append(by_key[key])
+        g = by_key[key]
+        g.pops.append((path, pop, g.N))
+        g.N += pop.N
+    # Sources before targets, so latches that read other groups see this step's values.
+    groups = _topological(groups, network)
+    for k, g in enumerate(groups):
+        g.index = k
+    pop_group = {id(p): (g, off) for g in groups for _, p, off in g.pops}
+
+    projections, by_pkey = [], {}
+    for s in network.synapse_sets:
+        pre_g, _ = pop_group[id(s.pre)]
+        post_g, _ = pop_group[id(s.post)]
+        lpost_g = pop_group[id(s.learn_post)][0] if s.learn_post is not None else post_g
+        rule_key = None if s.rule is None else (s.rule.name, s.rule.on_step, s.rule.on_trial_end,
+                                                id(getattr(s.rule, "modulator", None)))
+        key = (pre_g.index, post_g.index, id(s.synapse), rule_key, lpost_g.index, s.delay)
+        if key not in by_pkey:
+            by_pkey[key] = Projection(len(projections), s.synapse, s.rule, pre_g, post_g,
+                                      lpost_g, s.delay)
+            projections.append(by_pkey[key])
+        by_pkey[key].sets.append(s)
+
+    layout = Layout()
+    arrays = {}
+    s_chunks, p_chunks, i_chunks, k_size = [], [], [], 0
+    s_off = p_off = i_off = 0
+    for g in groups:
+        m = g.model
+        layout.add(f"N_{g.name}", g.N)
+        st = np.zeros((len(m.states), g.N))
+        for j, name in enumerate(m.states):
+            for path, pop, off in g.pops:
+                st[j, off:off + pop.N] = pop.init_values(name)
+            layout.add(f"S_{g.name}_{name}", s_off + j * g.N)
+        s_chunks.append(st.ravel())
+        s_off += st.size
+        pa = np.zeros((len(m.params), g.N))
+        for j, name in enumerate(m.params):
+            for path, pop, off in g.pops:
+                realised = network.params.get(path, {})
+                pa[j, off:off + pop.N] = realised.get(name, pop.param_values(name))
+            layout.add(f"P_{g.name}_{name}", p_off + j * g.N)
+        p_chunks.append(pa.ravel())
+        p_off += pa.size
+        for j, name in enumerate(m.inputs):
+            layout.add(f"I_{g.name}_{name}", i_off + j * g.N)
+        i_off += len(m.inputs) * g.N
+        layout.add(f"K_{g.name}", k_size)      # spike flag, last spike time, previous condition
+        k_size += 3 * g.N if m.spike is not None else 0
+
+    f_chunks, pre_chunks, post_chunks, lpost_chunks, ptr_chunks = [], [], [], [], []
+    pptr_chunks, pord_chunks = [], []
+    f_off = x_off = r_off = q_off = d_off = 0
+    for p in projections:
+        pre, post, lpost, w, params, origin = [], [], [], [], {}, []
+        rule = p.rule
+        for set_id, s in enumerate(p.sets):
+            _, pre_base = pop_group[id(s.pre)]
+            _, post_base = pop_group[id(s.post)]
+            pre.append(s.pre_idx + pre_base)
+            post.append(s.post_idx + post_base)
+            if s.learn_post is not None:
+                lpost.append(np.asarray(s.learn_post_idx) + pop_group[id(s.learn_post)][1])
+            else:
+                lpost.append(s.post_idx + post_base)
+            w.append(s.weight)
+            for name in p.synapse.params:
+                params.setdefault(name, []).append(s.params[name])
+            if rule is not None:
+                for name in rule.params:
+                    params.setdefault(name, []).append(np.full(len(s.weight),
+                                                               float(s.rule.params[name])))
+                for name, init in rule.traces.items():
+                    params.setdefault(name, []).append(np.full(len(s.weight), float(init)))
+            origin.append(np.stack([np.full(len(s.weight), set_id), np.arange(len(s.weight))]))
+        pre, post, lpost = (np.concatenate(a).astype(np.int64) for a in (pre, post, lpost))
+        order = np.argsort(post, kind="stable")
+        p.order_origin = np.concatenate(origin, axis=1)[:, order]
+        pre, post, lpost = pre[order], post[order], lpost[order]
+        M = len(pre)
+        p.fields = ["w"] + list(params)
+        F = np.vstack([np.concatenate(w)[order]] + [np.concatenate(params[n])[order]
+                                                   for n in params]) if M else \
+            np.zeros((len(p.fields), 0))
+        ptr = np.zeros(p.post.N + 1, dtype=np.int64)
+        np.add.at(ptr, post + 1, 1)
+        ptr = np.cumsum(ptr)
+        pord = np.argsort(pre, kind="stable").astype(np.int64)
+        pptr = np.cumsum(np.concatenate([[0], np.bincount(pre, minlength=p.pre.N)])).astype(np.int64)
+        layout.add(f"M_{p.name}", M)
+        for j, name in enumerate(p.fields):
+            layout.add(f"F_{p.name}_{name}", f_off + j * M)
+        layout.add(f"X_{p.name}", x_off)
+        layout.add(f"R_{p.name}", r_off)
+        layout.add(f"Q_{p.name}", q_off)
+        layout.add(f"D_{p.name}", d_off)
+        f_chunks.append(F.ravel())
+        pre_chunks.append(pre), post_chunks.append(post), lpost_chunks.append(lpost)
+        ptr_chunks.append(ptr), pptr_chunks.append(pptr), pord_chunks.append(pord)
+        f_off += F.size
+        x_off += M
+        r_off += len(ptr)
+        q_off += len(pptr)
+        d_off += (p.delay + 1) * p.post.N if p.delay else 0
+
+    def cat(chunks, dtype):
+        return np.concatenate(chunks).astype(dtype) if chunks else np.zeros(0, dtype=dtype)
+
+    arrays["S"] = cat(s_chunks, float)
+    arrays["P"] = cat(p_chunks, float)
+    arrays["I"] = np.zeros(i_off)
+    arrays["F"] = cat(f_chunks, float)
+    arrays["PRE"] = cat(pre_chunks, np.int64)
+    arrays["POST"] = cat(post_chunks, np.int64)
+    arrays["LPOST"] = cat(lpost_chunks, np.int64)
+    arrays["PTR"] = cat(ptr_chunks, np.int64)
+    arrays["PPTR"] = cat(pptr_chunks, np.int64)
+    arrays["PORD"] = cat(pord_chunks, np.int64)
+    arrays["SPK"] = np.zeros(k_size)
+    for g in groups:
+        if g.model.spike is not None:
+            arrays["SPK"][layout[f"K_{g.name}"] + g.N: layout[f"K_{g.name}"] + 2 * g.N] = -1e300
+    arrays["DB"] = np.zeros(d_off)
+    labels = [f"group:{'+'.join(path for path, _, _ in g.pops)}" for g in groups] + \
+             [f"projection:{p.pre.name}->{p.post.name}:{p.synapse.name}:{p.index}"
+              for p in projections]
+    arrays["RNG"] = seed_streams(seed, labels) if labels else np.zeros(1, dtype=np.uint64)
+    return Lowered(network, dt, groups, projections, layout, arrays, arrays["S"].copy(), labels)
+
+
+def _topological(groups, network):
+    import networkx as nx
+    g_of = {id(p): g.index for g in groups for _, p, _ in g.pops}
+    graph = nx.DiGraph()
+    graph.add_nodes_from(range(len(groups)))
+    for s in network.synapse_sets:
+        a, b = g_of[id(s.pre)], g_of[id(s.post)]
+        if a != b:
+            graph.add_edge(a, b)
+    # Cycles are common (E <-> I); condense them and keep first-appearance order inside.
+    cond = nx.condensation(graph)
+    order = []
+    for c in nx.lexicographical_topological_sort(cond, key=lambda c: min(cond.nodes[c]["members"])):
+        order.extend(sorted(cond.nodes[c]["members"]))
+    return [groups[i] for i in order]

@@ -1,0 +1,69 @@
+"""Printing sympy expressions as Numba-friendly Python, with the symbol names of a context."""
+from __future__ import annotations
+
+import sympy as sp
+from sympy.printing.pycode import PythonCodePrinter
+
+from circuitdsl.equations import RandomFunction
+
+
+class KernelPrinter(PythonCodePrinter):
+    """Prints symbols through a name map; random functions draw from stream `stream`."""
+
+    def __init__(self, names, stream="0"):
+        super().__init__({"fully_qualified_modules": True})
+        self.names, self.stream = names, stream
+
+    def _print_Symbol(self, expr):
+        try:
+            return self.names[expr.name]
+        except KeyError:
+            raise KeyError(f"no value for '{expr.name}' in this context") from None
+
+    def _print_Float(self, expr):
+        return repr(float(expr))
+
+    def _print_Function(self, expr):
+        if isinstance(expr, RandomFunction):
+            args = ", ".join(self._print(a) for a in expr.args)
+            sep = ", " if args else ""
+            return f"rng_{type(expr).__name__}(RNG, {self.stream}{sep}{args})"
+        return super()._print_Function(expr)
+
+    def _print_Min(self, expr):
+        args = [self._print(a) for a in expr.args]
+        out = args[0]
+        for a in args[1:]:
+            out = f"min({out}, {a})"
+        return out
+
+    def _print_Max(self, expr):
+        args = [self._print(a) for a in expr.args]
+        out = args[0]
+        for a in args[1:]:
+            out = f"max({out}, {a})"
+        return out
+
+    def _print_BooleanTrue(self, expr):
+        return "True"
+
+    def _print_BooleanFalse(self, expr):
+        return "False"
+
+
+def print_cse(exprs, names, stream="0", prefix="_c"):
+    """Common subexpressions of `exprs` as assignment lines, then the printed results."""
+    has_random = any(e.atoms(RandomFunction) for e in exprs)
+    if has_random or not exprs:
+        # Random draws must not be merged or reordered.
+        printer = KernelPrinter(names, stream)
+        return [], [printer.doprint(e) for e in exprs]
+    symbols = sp.numbered_symbols(prefix)
+    repl, reduced = sp.cse(exprs, symbols=symbols, order="none")
+    local = dict(names)
+    lines = []
+    for sym, sub in repl:
+        local[sym.name] = sym.name
+        lines.append(f"{sym.name} = {KernelPrinter(local, stream).doprint(sub)}")
+    printer = KernelPrinter(local, stream)
+    return lines, [printer.doprint(e) for e in reduced]

@@ -1,0 +1,277 @@
+"""The Simulator: holds a compiled circuit's arrays and runs its kernel.
+
+    sim = Simulator(circuit, dt=0.01, seed=1)
+    rec = sim.run(1000.0, record=["E.V"])
+    rec["E.V"]            # (n_samples, N) array; rec.t is the time axis in ms
+    rec.spike_times("E")  # list of arrays, one per unit
+"""
+from __future__ import annotations
+
+import numpy as np
+import sympy as sp
+
+from circuitdsl.compiler.cache import get_cache
+from circuitdsl.compiler.kernel import generate
+from circuitdsl.compiler.lower import lower
+
+
+class SimulationError(RuntimeError):
+    """The run cannot go on (a state became NaN or Inf)."""
+
+
+class Recording:
+    """Recorded variables and spikes of one run."""
+
+    def __init__(self, t, data, spikes, dt):
+        self.t, self.data, self.spikes, self.dt = t, data, spikes, dt
+
+    def __getitem__(self, key):
+        try:
+            return self.data[key]
+        except KeyError:
+            raise KeyError(f"'{key}' was not recorded; recorded: {', '.join(self.data)}") from None
+
+    def spike_times(self, path):
+        """One array of spike times (ms) per unit of population `path`."""
+        units, times = self.spikes.get(path, (np.zeros(0, int), np.zeros(0)))
+        n = self._sizes[path]
+        return [times[units == u] for u in range(n)]
+
+    def spike_counts(self, path):
+        units, _ = self.spikes.get(path, (np.zeros(0, int), np.zeros(0)))
+        return np.bincount(units, minlength=self._sizes[path])
+
+
+class Simulator:
+    """Compiles a circuit (or reuses the cached kernel) and runs it in chunks of steps."""
+
+    def __init__(self, circuit, dt=0.01, seed=0, method="exponential_euler", cache=None,
+                 max_spikes=1_000_000):
+        if not (isinstance(dt, (int, float)) and dt > 0 and np.isfinite(dt)):
+            raise ValueError(f"dt must be a positive number of ms, got {dt!r}")
+        self.circuit, self.dt, self.seed = circuit, float(dt), int(seed)
+        self.network = circuit.build(seed)
+        self.lowered = lower(self.network, self.dt, method, self.seed)
+        self.source = generate(self.lowered)
+        self.cache = cache if cache is not None else get_cache()
+        self.module = self.cache.load(self.source)
+        self.arrays = {k: v.copy() for k, v in self.lowered.arrays.items()}
+        self.L = self.lowered.layout.array()
+        self.k = 0
+        self.status = np.zeros(5, dtype=np.int64)
+        self.max_spikes = int(max_spikes)
+        self._pop_index = {}
+        for g in self.lowered.groups:
+            for path, pop, off in g.pops:
+                self._pop_index[path] = (g, pop, off)
+
+    # ---- addressing -------------------------------------------------------------------------
+
+    def _locate(self, path):
+        if path in self._pop_index:
+            return [path]
+        inside = [p for p in self._pop_index if p.startswith(path + ".")]
+        if not inside:
+            raise KeyError(f"no block '{path}' in circuit '{self.circuit.name}'; populations: "
+                           f"{', '.join(sorted(self._pop_index)[:12])}")
+        return inside
+
+    def _slot(self, path, var):
+        """(array name, flat start) of a state or parameter of population `path`."""
+        g, pop, off = self._pop_index[path]
+        m = g.model
+        if var in m.states:
+            return "S", self.lowered.layout[f"S_{g.name}_{var}"] + off
+        if var in m.params:
+            return "P", self.lowered.layout[f"P_{g.name}_{var}"] + off
+        raise KeyError(f"block '{path}' (model '{m.name}') has no state or parameter '{var}'")
+
+    def get(self, path, var):
+        """Current per-unit values of a state, parameter or derived quantity."""
+        g, pop, off = self._pop_index[path]
+        m = g.model
+        if var in m.derived:
+            expr = m.expand(m.derived[var])
+            syms = sorted(expr.free_symbols, key=lambda s: s.name)
+            f = sp.lambdify(syms, expr, "numpy")
+            return np.asarray(f(*[self.get(path, s.name) if s.name not in ("t", "dt") else 0.0
+                                  for s in syms]), dtype=float) * np.ones(pop.N)
+        arr, start = self._slot(path, var)
+        return self.arrays[arr][start:start + pop.N].copy()
+
+    def set(self, path, var, values):
+        """Set a state or parameter of population `path` (scalar or one value per unit)."""
+        g, pop, off = self._pop_index[path]
+        arr, start = self._slot(path, var)
+        values = np.broadcast_to(np.asarray(values, dtype=float), (pop.N,))
+        self.arrays[arr][start:start + pop.N] = values
+        if arr == "S":
+            self.lowered.init_state  # initial state is kept separately; see reset()
+
+    # ---- running ------------------------------------------------------------------------------
+
+    def reset(self, state=None):
+        """Back to t = 0 with the initial states (or `state`); parameters and weights stay."""
+        self.arrays["S"][:] = self.lowered.init_state if state is None else state
+        self.arrays["SPK"][:] = 0.0
+        for g in self.lowered.groups:
+            if g.model.spike is not None:
+                K = self.lowered.layout[f"K_{g.name}"]
+                self.arrays["SPK"][K + g.N:K + 2 * g.N] = -1e300
+        self.arrays["DB"][:] = 0.0
+        self.module.reset_traces(self.arrays["F"], self.L)
+        self.k = 0
+
+    def _record_indices(self, record):
+        recs, recp, cols, derived = [], [], [], []
+        for item in record or []:
+            path, _, var = item.rpartition(".")
+            if not path:
+                raise ValueError(f"record entries are 'block.variable', got {item!r}")
+            for p in self._locate(path):
+                g, pop, off = self._pop_index[p]
+                if var in g.model.derived:
+                    derived.append((item, p, var))
+                    continue
+                arr, start = self._slot(p, var)
+                (recs if arr == "S" else recp).append((item, p, start, pop.N))
+        return recs, recp, derived
+
+    def run(self, duration, record=(), record_every=1, inputs=None, input_every=1):
+        """Run `duration` ms from the current step; returns a Recording."""
+        n = int(round(duration / self.dt))
+        if n < 0 or not np.isfinite(duration):
+            raise ValueError(f"duration must be >= 0 ms, got {duration!r}")
+        recs, recp, derived = self._record_indices(record)
+        for _, p, var in derived:   # derived quantities are computed from recorded states
+            g, pop, off = self._pop_index[p]
+            expr = g.model.expand(g.model.derived[var])
+            for s in expr.free_symbols:
+                if s.name in g.model.states or s.name in g.model.params:
+                    arr, start = self._slot(p, s.name)
+                    (recs if arr == "S" else recp).append((f"{p}.{s.name}", p, start, pop.N))
+        s_idx = np.concatenate([np.arange(st, st + N) for _, _, st, N in recs] or
+                               [np.zeros(0)]).astype(np.int64)
+        p_idx = np.concatenate([np.arange(st, st + N) for _, _, st, N in recp] or
+                               [np.zeros(0)]).astype(np.int64)
+        n_rec = n // record_every if (len(s_idx) + len(p_idx)) else 0
+        REC = np.zeros((n_rec, len(s_idx) + len(p_idx)))
+        ext, ext_idx = self._external(inputs)
+        SPIKES = np.zeros((self.max_spikes, 3), dtype=np.int64)
+        self.status[:] = 0
+        a = self.arrays
+        self.module.trial(self.k, n, self.dt, a["S"], a["P"], a["I"], a["F"], a["PRE"], a["POST"],
+                          a["LPOST"], a["PTR"], a["PPTR"], a["PORD"], a["SPK"], a["DB"], a["RNG"],
+                          self.L, ext, ext_idx, int(input_every), s_idx, p_idx, REC,
+                          int(record_every), SPIKES, self.status)
+        if self.status[0] == 1:
+            self._raise_nonfinite(int(self.status[2]))
+        t = (self.k + (np.arange(n_rec) + 1) * record_every) * self.dt
+        self.k += n
+        data, col = {}, 0
+        for item, p, st, N in recs + recp:
+            key = item if item.rpartition(".")[0] == p else f"{p}.{item.rpartition('.')[2]}"
+            data[key] = REC[:, col:col + N]
+            col += N
+        for item, p, var in derived:
+            g, pop, off = self._pop_index[p]
+            expr = g.model.expand(g.model.derived[var])
+            syms = sorted(expr.free_symbols, key=lambda s: s.name)
+            f = sp.lambdify(syms, expr, "numpy")
+            vals = [t[:, None] if s.name == "t" else self.dt if s.name == "dt"
+                    else data[f"{p}.{s.name}"] for s in syms]
+            key = item if item.rpartition(".")[0] == p else f"{p}.{var}"
+            data[key] = np.asarray(f(*vals), dtype=float) * np.ones((n_rec, pop.N))
+        rec = Recording(t, data, self._spikes(SPIKES), self.dt)
+        rec._sizes = {p: v[1].N for p, v in self._pop_index.items()}
+        return rec
+
+    def _external(self, inputs):
+        if not inputs:
+            return np.zeros((0, 0)), np.zeros(0, dtype=np.int64)
+        cols, idx = [], []
+        for key, values in inputs.items():
+            path, _, name = key.rpartition(".")
+            g, pop, off = self._pop_index[self._locate(path)[0]]
+            if name not in g.model.inputs:
+                raise KeyError(f"block '{path}' (model '{g.model.name}') has no input '{name}'; "
+                               f"inputs: {', '.join(g.model.inputs) or 'none'}")
+            v = np.asarray(values, dtype=float)
+            v = np.broadcast_to(v.reshape(v.shape[0], -1) if v.ndim == 2 else v[None, :]
+                                if v.ndim == 1 else v.reshape(1, 1), (max(1, v.shape[0] if
+                                                                             v.ndim == 2 else 1), pop.N))
+            cols.append(v)
+            start = self.lowered.layout[f"I_{g.name}_{name}"] + off
+            idx.extend(range(start, start + pop.N))
+        rows = max(c.shape[0] for c in cols)
+        ext = np.hstack([np.broadcast_to(c, (rows, c.shape[1])) if c.shape[0] == 1 else c
+                         for c in cols])
+        return np.ascontiguousarray(ext), np.asarray(idx, dtype=np.int64)
+
+    def _spikes(self, SPIKES):
+        n = min(int(self.status[3]), len(SPIKES))
+        if self.status[3] > len(SPIKES):
+            raise SimulationError(f"more than max_spikes={self.max_spikes} spikes in one run; "
+                                  "raise Simulator(max_spikes=...)")
+        out = {}
+        for g in self.lowered.groups:
+            if g.model.spike is None:
+                continue
+            sel = SPIKES[:n][SPIKES[:n, 1] == g.index]
+            for path, pop, off in g.pops:
+                m = (sel[:, 2] >= off) & (sel[:, 2] < off + pop.N)
+                out[path] = (sel[m, 2] - off, sel[m, 0] * self.dt)
+        return out
+
+    def _raise_nonfinite(self, k):
+        S = self.arrays["S"]
+        bad = np.flatnonzero(~np.isfinite(S))
+        where = "an unknown state"
+        if len(bad):
+            flat = int(bad[0])
+            for g in self.lowered.groups:
+                for x in g.model.states:
+                    start = self.lowered.layout[f"S_{g.name}_{x}"]
+                    if start <= flat < start + g.N:
+                        path, unit = g.locate(flat - start)
+                        where = f"state '{x}' of block '{path}' (unit {unit})"
+        raise SimulationError(f"{where} became {S[bad[0]] if len(bad) else 'NaN'} at "
+                              f"t = {(k + 1) * self.dt:.6g} ms; the run stopped there")
+
+    # ---- weights and learning -----------------------------------------------------------------
+
+    def apply_learning(self, signals=None):
+        """Run every trial-end learning part once, with trial-level `signals` by name."""
+        signals = signals or {}
+        a = self.arrays
+        t = self.k * self.dt
+        for p in self.lowered.projections:
+            if not getattr(p, "rule_end", None):
+                continue
+            sig = np.asarray([float(signals.get((p.index, s), signals.get(s, np.nan)))
+                              for s in p.rule.signals])
+            if np.isnan(sig).any():
+                missing = [s for s, v in zip(p.rule.signals, sig) if np.isnan(v)]
+                raise ValueError(f"learning rule '{p.rule.name}' needs signal(s) "
+                                 f"{', '.join(missing)}")
+            getattr(self.module, f"learn_{p.name}")(t, self.dt, a["S"], a["P"], a["I"], a["F"],
+                                                    a["PRE"], a["POST"], a["LPOST"], a["RNG"],
+                                                    self.L, sig)
+
+    def synapse_weights(self):
+        """Current weights as a list aligned with network.synapse_sets."""
+        out = [s.weight.copy() for s in self.network.synapse_sets]
+        index = {id(s): k for k, s in enumerate(self.network.synapse_sets)}
+        for p in self.lowered.projections:
+            start = self.lowered.layout[f"F_{p.name}_w"]
+            w = self.arrays["F"][start:start + len(p.order_origin[0])]
+            for pos, (set_id, idx) in enumerate(p.order_origin.T):
+                out[index[id(p.sets[set_id])]][idx] = w[pos]
+        return out
+
+    def set_synapse_weights(self, weights):
+        index = {id(s): k for k, s in enumerate(self.network.synapse_sets)}
+        for p in self.lowered.projections:
+            start = self.lowered.layout[f"F_{p.name}_w"]
+            for pos, (set_id, idx) in enumerate(p.order_origin.T):
+                self.arrays["F"][start + pos] = weights[index[id(p.sets[set_id])]][idx]
