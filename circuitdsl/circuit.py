@@ -115,7 +115,8 @@ class Circuit:
             name = name.name
         if name not in self.graph:
             import difflib
-            near = difflib.get_close_matches(str(name), list(self.graph), n=1)
+            near = [n for n in self.graph if str(n).lower() == str(name).lower()] or \
+                difflib.get_close_matches(str(name), list(self.graph), n=1)
             hint = f" (did you mean '{near[0]}'?)" if near else ""
             raise CircuitError(f"circuit '{self.name}' has no block '{name}'{hint}")
         return self.graph.nodes[name]["block"]

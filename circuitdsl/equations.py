@@ -172,7 +172,8 @@ def _fault(owner, line, node, message):
 
 def _close_matches(name, candidates):
     import difflib
-    near = difflib.get_close_matches(name, list(candidates), n=1)
+    near = [c for c in candidates if c.lower() == name.lower()] or \
+        difflib.get_close_matches(name, list(candidates), n=1)
     return f" (did you mean '{near[0]}'?)" if near else ""
 
 

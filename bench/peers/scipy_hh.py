@@ -7,7 +7,7 @@ sampled every spec ``dt`` ms (``dt`` only sets the sampling grid; the
 integrator's own steps are chosen by ``method`` and capped by ``max_step``).
 
     python bench/peers/scipy_hh.py SPEC.npz [--method LSODA] [--max-step 0.05]
-                                            [--json OUT]
+                               [--rtol 1e-3] [--atol 1e-6] [--json OUT]
 
 prints one JSON line:  {"tool": "scipy solve_ivp", "version": ...,
 "wall_seconds": ..., "spike_counts": [...], "n_neurons": N, "n_synapses": M,
@@ -93,13 +93,15 @@ def count_crossings(sol, n, duration, dt, chunk=20000):
     return counts
 
 
-def run(spec_path, method="LSODA", max_step=0.05):
+def run(spec_path, method="LSODA", max_step=0.05, rtol=1e-3, atol=1e-6):
+    """Simulate the spec; rtol/atol default to solve_ivp's own defaults."""
     spec = hs.load_spec(spec_path)
     duration, dt = spec["duration"], spec["dt"]
     t0 = time.perf_counter()
     rhs, y0, n = make_rhs(spec)
     sol = solve_ivp(rhs, (0.0, duration), y0, method=method,
-                    max_step=max_step, dense_output=True)
+                    max_step=max_step, rtol=rtol, atol=atol,
+                    dense_output=True)
     if not sol.success:
         raise RuntimeError(f"solve_ivp failed: {sol.message}")
     t1 = time.perf_counter()
@@ -111,6 +113,8 @@ def run(spec_path, method="LSODA", max_step=0.05):
         numpy_version=np.__version__,
         method=method,
         max_step=max_step,
+        rtol=rtol,
+        atol=atol,
         wall_seconds=t2 - t0,
         solve_seconds=t1 - t0,
         n_rhs_evals=int(sol.nfev),
@@ -127,10 +131,13 @@ def main(argv=None):
     ap.add_argument("spec")
     ap.add_argument("--method", default="LSODA")
     ap.add_argument("--max-step", type=float, default=0.05)
+    ap.add_argument("--rtol", type=float, default=1e-3)
+    ap.add_argument("--atol", type=float, default=1e-6)
     ap.add_argument("--json", dest="json_out", default=None,
                     help="also write the result to this file")
     a = ap.parse_args(argv)
-    res = run(a.spec, method=a.method, max_step=a.max_step)
+    res = run(a.spec, method=a.method, max_step=a.max_step, rtol=a.rtol,
+              atol=a.atol)
     line = json.dumps(res)
     print(line)
     if a.json_out:

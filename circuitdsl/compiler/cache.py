@@ -54,6 +54,8 @@ class KernelCache:
             self.written += 1
         spec = importlib.util.spec_from_file_location(f"circuitdsl_kernel_{key}", path)
         module = importlib.util.module_from_spec(spec)
+        # Numba's disk cache re-imports the module by name when it loads compiled code.
+        sys.modules[spec.name] = module
         spec.loader.exec_module(module)
         self._modules[key] = module
         self.compiled += 1

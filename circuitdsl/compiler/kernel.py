@@ -138,8 +138,9 @@ def _spikes(fn, lowered, g):
             fn.emit(2, loads[r])
             r = names[r]
         trig += f" and t + dt >= SPK[{K} + {N} + i] + {r}"
+    fn.emit(2, f"fire = {trig}")
     fn.emit(2, f"SPK[{K} + 2 * {N} + i] = 1.0 if cond else 0.0")
-    fn.emit(2, f"if {trig}:")
+    fn.emit(2, "if fire:")
     fn.emit(3, f"SPK[{K} + i] = 1.0")
     fn.emit(3, f"SPK[{K} + {N} + i] = t + dt")
     fn.emit(3, "if STATUS[3] < SPIKES.shape[0]:")
@@ -220,7 +221,6 @@ def generate(lowered):
     fn.emit(2, "t = k * dt")
     events = _events(lowered)
     if events:
-        fn.emit(2, "if True:")
         for order, _, _, kind, obj, ev, statements in events:
             (_group_event if kind == "group" else _edge_event)(fn, lowered, obj, ev, statements)
     body_start = len(fn.body)

@@ -1,0 +1,36 @@
+"""Built-in learning rules, written in the same equation language a user would use.
+
+    HebbianPlasticity(K, W_lim)            dw = K x_pre x_post (W_lim - w) feedback
+    HebbianModulationPlasticity(K, decay, alpha, theta_m, modulator)
+        rpe = feedback - (kappa_DA - DA);  dw = max(K x_pre H_post rpe (rpe + theta_m)
+                                                     sigma'(alpha (rpe + theta_m)) - decay w, -w)
+
+x_pre and x_post are cumulative spike counts at the end of the trial (reference §3).
+"""
+from __future__ import annotations
+
+from circuitdsl.model import LearningRule
+
+
+def HebbianPlasticity(K=5e-4, W_lim=7.0):
+    """Hebbian growth toward W_lim, only on correct trials (feedback = 1)."""
+    return LearningRule(
+        "HebbianPlasticity",
+        on_trial_end="w = w + K*pre.spikes_cumulative*post.spikes_cumulative*(W_lim - w)*feedback",
+        params=dict(K=K, W_lim=W_lim), signals=("feedback",))
+
+
+def HebbianModulationPlasticity(K=0.06, decay=0.01, alpha=2.5, theta_m=1.0, modulator=None):
+    """Dopamine-modulated Hebbian rule; post is the target striatum's matrisome H."""
+    rule = LearningRule(
+        "HebbianModulationPlasticity",
+        definitions="""
+rpe = feedback - (kappa_DA - dopamine)
+u = alpha*(rpe + theta_m)
+""",
+        on_trial_end="w = w + max(K*pre.spikes_cumulative*post.H_learning*rpe*(rpe + theta_m)"
+                     "*sigmoid(u)*(1 - sigmoid(u)) - decay*w, -w)",
+        params=dict(K=K, decay=decay, alpha=alpha, theta_m=theta_m),
+        signals=("feedback", "dopamine", "kappa_DA"))
+    rule.modulator = modulator
+    return rule
