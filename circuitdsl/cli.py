@@ -156,7 +156,7 @@ def cmd_run(args):
             raise CLIError(f"cannot resume: {meta_path} does not exist")
         meta = json.loads(meta_path.read_text())
         name, seed, params = meta["circuit_source"], meta["seed"], meta["set"]
-        trials = args.trials or meta["trials"]
+        trials = args.trials if args.trials is not None else meta["trials"]
     else:
         if not args.circuit:
             raise CLIError("run needs a circuit name or file (or --resume DIR)")
@@ -175,7 +175,8 @@ def cmd_run(args):
     out.mkdir(parents=True, exist_ok=True)
     if kind != "classification":
         return _run_plain(circuit, name, seed, dt, args, out)
-    trials = args.trials or (meta or {}).get("trials") or circuit.meta.get("default_trials", 100)
+    trials = args.trials if args.trials is not None else \
+        (meta or {}).get("trials") or circuit.meta.get("default_trials", 100)
     if trials < 1:
         raise CLIError(f"--trials must be >= 1, got {trials}")
     t0 = time.perf_counter()

@@ -45,7 +45,7 @@ def test_hh_exci_fires_12_hz_at_04():
 
 def test_hh_voltage_matches_solve_ivp():
     """The same equations through scipy (rtol 1e-8): the same spikes (first within 0.1 ms,
-    inter-spike intervals within 1 %) over 100 ms of repetitive firing at dt = 0.005 ms, and V within 0.05 mV before the first spike
+    inter-spike intervals within 1 %) over 100 ms of repetitive firing at dt = 0.005 ms, and V within 0.15 mV until 1 ms before the first spike
     (exponential Euler is first order, so spike times drift slowly)."""
     c = Circuit("hh")
     c.add(HHNeuronExci("E", 1, I_bg=1.0))
@@ -67,7 +67,7 @@ def test_hh_voltage_matches_solve_ivp():
     assert abs(up(ours)[0] - up(ref)[0]) < 0.1
     assert np.max(np.abs(np.diff(up(ours)) / np.diff(up(ref)) - 1)) < 0.01   # ISIs within 1 %
     before = rec.t < up(ref)[0] - 1.0
-    assert np.max(np.abs(ours[before] - ref[before])) < 0.05
+    assert np.max(np.abs(ours[before] - ref[before])) < 0.15
 
 
 def numpy_rate_reference(W, x0, I_ext, tau, dt, n):

@@ -45,6 +45,12 @@ import sys
 import tempfile
 import time
 
+# Single-threaded BLAS/OpenMP unless the caller set otherwise: with threads
+# spinning on a shared 2-core machine the wall time became erratic (one
+# LSODA run went from 18 s to 80 s).  Must happen before numpy is imported.
+for _var in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS"):
+    os.environ.setdefault(_var, "1")
+
 import numpy as np
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))

@@ -1,0 +1,80 @@
+"""Experiments: hebbian-cortex, category-learning reproducibility and resume."""
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from circuitdsl.agent import Agent
+from circuitdsl.circuits import category_learning, hebbian_cortex
+from circuitdsl.cli import main
+from circuitdsl.environments import ClassificationEnvironment
+from circuitdsl.experiment import read_trace, run_experiment
+
+REFERENCE = Path(__file__).resolve().parents[2] / "shared" / "data" / "stimuli_set.csv"
+
+
+def test_hebbian_cortex_moves_plastic_weights_toward_wlim(tmp_path):
+    c = hebbian_cortex.build()
+    agent = Agent(c, t_block=None, dt=0.05, seed=2)
+    before = agent.sim.synapse_weights()
+    run_experiment(agent, ClassificationEnvironment(c["stim"]), 10, progress=False)
+    after = agent.sim.synapse_weights()
+    sets = agent.sim.network.synapse_sets
+    for s, b, a in zip(sets, before, after):
+        if s.rule is None:
+            assert np.array_equal(a, b)
+        else:
+            assert np.all(a > b) and np.all(a < 15.0)   # every product x_pre*x_post > 0
+    assert sum(len(s.weight) for s in sets if s.rule is not None) == 20
+
+
+def test_hebbian_cortex_cli_writes_both_adjacency_pngs(tmp_path):
+    assert main(["run", "hebbian-cortex", "--trials", "2", "--seed", "1", "--out",
+                 str(tmp_path), "--quiet"]) == 0
+    for f in ("adjacency_before.png", "adjacency_after.png", "trace.csv", "run.json",
+              "weights_before.npz", "weights_after.npz", "learning_curve.png"):
+        assert (tmp_path / f).stat().st_size > 0
+
+
+def _columns(path):
+    return [{k: v for k, v in r.items() if k != "seconds"} for r in read_trace(path)]
+
+
+def test_same_seed_same_trace_and_resume_after_interrupt(tmp_path):
+    args = ["run", "category-learning", "--trials", "6", "--seed", "3", "--quiet"]
+    assert main(args + ["--out", str(tmp_path / "a")]) == 0
+    assert main(args + ["--out", str(tmp_path / "b")]) == 0
+    a = _columns(tmp_path / "a" / "trace.csv")
+    assert a == _columns(tmp_path / "b" / "trace.csv") and len(a) == 6
+    assert [r["trial"] for r in a] == [str(k) for k in range(1, 7)]
+    assert set(r["correct"] for r in a) <= {"0", "1"}
+    # Interrupted after 3 trials, then resumed: the same trace as the uninterrupted run.
+    assert main(["run", "category-learning", "--trials", "3", "--seed", "3", "--quiet",
+                 "--out", str(tmp_path / "c")]) == 0
+    assert main(["run", "--resume", str(tmp_path / "c"), "--trials", "6", "--quiet"]) == 0
+    assert _columns(tmp_path / "c" / "trace.csv") == a
+    w_a = np.load(tmp_path / "a" / "weights_after.npz")["adjacency"]
+    w_c = np.load(tmp_path / "c" / "weights_after.npz")["adjacency"]
+    assert np.array_equal(w_a, w_c)
+
+
+def test_dopamine_in_published_bounds():
+    c = category_learning.build()
+    agent = Agent(c, dt=0.05, seed=1)
+    trace = run_experiment(agent, ClassificationEnvironment(c["stim"]), 5, progress=False)
+    for r in trace:
+        da = float(r["dopamine"])
+        assert (1 < da <= 2) if r["correct"] == 1 else (0 < da <= 1)
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("seed", [1, 2, 3, 4, 5])
+@pytest.mark.parametrize("stimuli", ["reference", "shipped"])
+def test_category_learning_400_trials(seed, stimuli):
+    if stimuli == "reference" and not REFERENCE.exists():
+        pytest.skip("reference stimulus set not available")
+    c = category_learning.build(stimuli=str(REFERENCE) if stimuli == "reference" else None)
+    agent = Agent(c, dt=0.05, seed=seed)
+    trace = run_experiment(agent, ClassificationEnvironment(c["stim"]), 400, progress=False)
+    correct = np.asarray([r["correct"] for r in trace])
+    assert correct[99:].mean() >= 0.70
