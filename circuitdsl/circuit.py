@@ -277,6 +277,10 @@ class NetworkBuilder:
             raise ConnectionError_(f"edge {conn.label}: pre, post and weight lengths differ")
         if len(pre_idx) and (pre_idx.max() >= pre.N or post_idx.max() >= post.N):
             raise ConnectionError_(f"edge {conn.label}: unit index out of range")
+        if learn_post is not None and (learn_post_idx is None or
+                                       len(learn_post_idx) != len(pre_idx)):
+            raise ConnectionError_(f"edge {conn.label}: learn_post_idx needs one index per "
+                                   f"synapse ({len(pre_idx)})")
         rule = rule if rule is not None else conn.learning_rule
         syn_params = {}
         for name, default in synapse.params.items():

@@ -141,16 +141,20 @@ def unit_list(block, role):
 
 def add_unit_synapses(net, pairs_src, pairs_dst, pre, post, w, synapse, conn, **extra):
     """Add synapses given as indices into two unit lists, grouping by population pair."""
+    # Per-synapse extras (learn_post_idx) are split with the synapses they belong to.
+    per_synapse = {k: np.asarray(v) for k, v in extra.items() if k == "learn_post_idx"}
     groups = {}
     for k, (a, b) in enumerate(zip(pre, post)):
         sp_, si = pairs_src[a]
         dp, di = pairs_dst[b]
-        groups.setdefault((id(sp_), id(dp)), (sp_, dp, [], [], []))
+        groups.setdefault((id(sp_), id(dp)), (sp_, dp, [], [], [], []))
         g = groups[(id(sp_), id(dp))]
-        g[2].append(si), g[3].append(di), g[4].append(w[k])
-    for sp_, dp, si, di, wi in groups.values():
+        g[2].append(si), g[3].append(di), g[4].append(w[k]), g[5].append(k)
+    for sp_, dp, si, di, wi, ks in groups.values():
+        kw = dict(extra)
+        kw.update({name: v[ks] for name, v in per_synapse.items()})
         net.add_synapses(sp_, np.asarray(si), dp, np.asarray(di), np.asarray(wi, dtype=float),
-                         synapse, conn, **extra)
+                         synapse, conn, **kw)
 
 
 def _self_check(block):

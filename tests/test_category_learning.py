@@ -78,3 +78,27 @@ def test_category_learning_400_trials(seed, stimuli):
     trace = run_experiment(agent, ClassificationEnvironment(c["stim"]), 400, progress=False)
     correct = np.asarray([r["correct"] for r in trace])
     assert correct[99:].mean() >= 0.70
+
+
+def test_modulated_rule_grows_winner_only_loser_decays():
+    """After a trial, the losing striatum's plastic weights change by exactly -decay*w, while
+    the winner's weights from neurons that fired grow or shrink by the Hebbian term."""
+    c = category_learning.build()
+    agent = Agent(c, dt=0.05, seed=1)
+    agent.warmup(200.0)
+    agent.run_trial(3)
+    sim = agent.sim
+    H = {s: sim.get(f"{s}.matrisome", "H")[0] for s in ("STR1", "STR2")}
+    assert sorted(H.values()) == [0.0, 1.0]
+    loser = min(H, key=H.get)
+    before = sim.synapse_weights()
+    agent.learn(1.0)
+    after = sim.synapse_weights()
+    n = 0
+    for s, b, a in zip(sim.network.synapse_sets, before, after):
+        if s.rule is None or s.rule.name != "HebbianModulationPlasticity":
+            continue
+        if sim.network.path(s.learn_post).startswith(loser):
+            assert np.allclose(a, b * (1 - 0.01), rtol=0, atol=1e-15)
+            n += len(a)
+    assert n == 25

@@ -30,6 +30,7 @@ def _inputs_fn(lowered, g):
         st = p.current
         expr = cg.resolve_edge(st.expr, p.pre.model, p.post.model)
         names, loads = cg._edge_names(fn, p, p.pre, p.post, "j", "i", "q")
+        expr = _hoist_presynaptic(fn, lowered, p, expr, names)
         post_syms = {s for s in expr.free_symbols if s.name.startswith("post__")}
         fn.emit(1, f"for i in range({fn.off(f'N_{g.name}')}):")
         for s in sorted(post_syms, key=lambda s: s.name):
@@ -45,6 +46,28 @@ def _inputs_fn(lowered, g):
         target = st.target.split(".", 1)[1]
         fn.emit(2, f"I[{fn.off(f'I_{g.name}_{target}')} + i] += acc")
     return fn
+
+
+def _hoist_presynaptic(fn, lowered, p, expr, names):
+    """Factors of a current that depend only on the presynaptic unit and cost more than a load
+    (e.g. tanh(pre.x)) are computed once per presynaptic unit, not once per synapse."""
+    factors = sp.Mul.make_args(expr)
+    pre_only = [f for f in factors if f.free_symbols and
+                all(s.name.startswith("pre__") for s in f.free_symbols)]
+    costly = [f for f in pre_only if not f.is_Symbol]
+    if not costly:
+        return expr
+    factor = sp.Mul(*costly)
+    _, loads = cg._edge_names(fn, p, p.pre, p.post, "j", "i", "q")
+    buf = f"_pre_{p.name}"
+    fn.emit(1, f"{buf} = np.empty({fn.off(f'N_{p.pre.name}')})")
+    fn.emit(1, f"for j in range({fn.off(f'N_{p.pre.name}')}):")
+    for s in sorted(factor.free_symbols, key=lambda s: s.name):
+        fn.emit(2, loads[s.name])
+    fn.emit(2, f"{buf}[j] = {KernelPrinter(names, _stream(lowered, p)).doprint(factor)}")
+    hoisted = sp.Symbol(f"{buf}[j]", real=True)
+    names[hoisted.name] = hoisted.name
+    return sp.Mul(*[f for f in factors if f not in costly]) * hoisted
 
 
 def _event_timing(fn, depth, at, every, names, loads):
