@@ -270,6 +270,10 @@ class NetworkBuilder:
                 f"edge {conn.label}: synapse '{synapse.name}' feeds input "
                 f"'{synapse.target_input}', but model '{post.model.name}' of '{post.name}' has "
                 f"inputs: {', '.join(post.model.inputs) or 'none'}")
+        if conn.delay and not synapse.on_pre:
+            raise ConnectionError_(f"edge {conn.label}: delay={conn.delay} steps, but synapse "
+                                   f"'{synapse.name}' has no spike (on_pre) part; delays apply "
+                                   "to spike-event edges only")
         pre_idx = np.asarray(pre_idx, dtype=np.int64)
         post_idx = np.asarray(post_idx, dtype=np.int64)
         weight = np.asarray(weight, dtype=float)

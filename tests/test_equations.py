@@ -117,3 +117,13 @@ def test_synapse_into_missing_input():
 def test_population_rejects_non_model():
     with pytest.raises(BlockError, match="model must be a circuitdsl Model"):
         Population("X", "not a model")
+
+
+def test_delay_on_continuous_edge_is_refused():
+    from circuitdsl.simulator import Simulator
+    c = Circuit("c")
+    c.add(RatePopulation("A", 2), RatePopulation("B", 2))
+    c.connect("A", "B", delay=3)
+    with pytest.raises(ValueError, match="edge A -> B: delay=3 steps, but synapse 'rate' has no "
+                                         "spike"):
+        Simulator(c)
