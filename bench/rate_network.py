@@ -25,14 +25,14 @@ def main():
     np.fill_diagonal(W, 0.0)
     x0 = rng.uniform(-0.5, 0.5, N)
     c = Circuit("rate200")
-    c.add(RatePopulation("R", N, tau=tau, init_x=None) if False else RatePopulation("R", N, tau=tau))
+    c.add(RatePopulation("R", N, tau=tau))
     c["R"].init["x"] = x0
     c.connect("R", "R", weight=W)
     sim = Simulator(c, dt=1.0, method="euler")
     sim.run(1.0)
     sim.reset()
     t0 = time.perf_counter()
-    rec = sim.run(float(args.steps), record=["R.x"], record_every=args.steps)
+    sim.run(float(args.steps))
     ours = time.perf_counter() - t0
     n_np = args.steps // 10
     x = x0.copy()

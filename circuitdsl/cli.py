@@ -6,7 +6,6 @@ A circuit is a shipped name (`circuitdsl list`) or a Python file that defines
 from __future__ import annotations
 
 import argparse
-import hashlib
 import importlib
 import importlib.util
 import json
@@ -115,8 +114,7 @@ def _weights_npz(path, sim):
 
 def _draw(out, meta):
     from circuitdsl.experiment import read_trace
-    from circuitdsl.plotting import learning_curve
-    import matplotlib.pyplot as plt
+    from circuitdsl.plotting import adjacency_figure, learning_curve
     vmax = None
     mats = {}
     for tag in ("before", "after"):
@@ -124,20 +122,10 @@ def _draw(out, meta):
         if f.exists():
             mats[tag] = np.load(f)
             vmax = max(vmax or 0, float(mats[tag]["adjacency"].max()))
-    for tag, d in mats.items():
-        names, W = list(d["names"]), d["adjacency"]
-        n = len(names)
-        fig, ax = plt.subplots(figsize=(max(6, n * 0.16), max(5, n * 0.15)))
-        im = ax.imshow(W, cmap="Greys", vmin=0, vmax=vmax or 1, interpolation="nearest")
-        ax.set_xticks(range(n), names, rotation=90, fontsize=5)
-        ax.set_yticks(range(n), names, fontsize=5)
-        ax.set_xlabel("destination")
-        ax.set_ylabel("source")
-        ax.set_title(f"{meta.get('circuit', '')}: weights {tag} learning")
-        fig.colorbar(im, ax=ax, label="weight")
-        fig.tight_layout()
-        fig.savefig(out / f"adjacency_{tag}.png", dpi=120)
-        plt.close(fig)
+    for tag, d in mats.items():   # one colour scale, so before/after compare by eye
+        adjacency_figure(list(d["names"]), d["adjacency"],
+                         f"{meta.get('circuit', '')}: weights {tag} learning",
+                         out / f"adjacency_{tag}.png", vmax=vmax or 1)
     if (out / "trace.csv").exists():
         trace = read_trace(out / "trace.csv")
         if trace:

@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from circuitdsl.block import Block, Population
+from circuitdsl.block import Population
 
 
 class ConnectionError_(ValueError):
@@ -156,7 +156,3 @@ def add_unit_synapses(net, pairs_src, pairs_dst, pre, post, w, synapse, conn, **
         net.add_synapses(sp_, np.asarray(si), dp, np.asarray(di), np.asarray(wi, dtype=float),
                          synapse, conn, **kw)
 
-
-def _self_check(block):
-    if not isinstance(block, Block):
-        raise ConnectionError_(f"expected a block, got {type(block).__name__}")

@@ -32,8 +32,13 @@ def adjacency_matrix(network, weights=None, kinds=("conductance",)):
 
 
 def adjacency(network, weights=None, title="", path=None, vmax=None):
-    """Grey heatmap: y = source, x = destination."""
+    """Grey heatmap of a built network's weights: y = source, x = destination."""
     names, W = adjacency_matrix(network, weights)
+    return adjacency_figure(names, W, title, path, vmax)
+
+
+def adjacency_figure(names, W, title="", path=None, vmax=None):
+    """Grey heatmap of a named weight matrix (rows = sources); saved and closed if `path`."""
     n = len(names)
     fig, ax = plt.subplots(figsize=(max(6, n * 0.16), max(5, n * 0.15)))
     im = ax.imshow(W, cmap="Greys", vmin=0, vmax=vmax or (W.max() or 1), interpolation="nearest")

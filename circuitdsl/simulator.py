@@ -105,8 +105,6 @@ class Simulator:
         arr, start = self._slot(path, var)
         values = np.broadcast_to(np.asarray(values, dtype=float), (pop.N,))
         self.arrays[arr][start:start + pop.N] = values
-        if arr == "S":
-            self.lowered.init_state  # initial state is kept separately; see reset()
 
     # ---- running ------------------------------------------------------------------------------
 
@@ -123,7 +121,7 @@ class Simulator:
         self.k = 0
 
     def _record_indices(self, record):
-        recs, recp, cols, derived = [], [], [], []
+        recs, recp, derived = [], [], []
         for item in record or []:
             path, _, var = item.rpartition(".")
             if not path:

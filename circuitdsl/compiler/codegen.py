@@ -215,8 +215,6 @@ def _emit_scheme(fn, depth, g, names, stream):
         for x, o in zip(states, outs):
             fn.emit(depth, f"n_{x} = {names[x]} + dt * ({o})")
     elif scheme == "rk4":
-        cur = dict(names)
-        ks = []
         for stage, (frac, base) in enumerate(((0, None), (0.5, 0), (0.5, 1), (1.0, 2))):
             stage_names = dict(names)
             stage_names["t"] = f"(t + {frac} * dt)"
@@ -229,11 +227,9 @@ def _emit_scheme(fn, depth, g, names, stream):
                 fn.emit(depth, ln)
             for x, o in zip(states, outs):
                 fn.emit(depth, f"k{stage}_{x} = {o}")
-            ks.append(stage)
         for x in states:
             fn.emit(depth, f"n_{x} = {names[x]} + dt / 6.0 * (k0_{x} + 2.0 * k1_{x} + "
                            f"2.0 * k2_{x} + k3_{x})")
-        del cur
     else:  # exponential Euler: x' = A x + B with A, B free of x; otherwise Euler for x
         exprs, kinds = [], {}
         for x in states:
@@ -259,7 +255,7 @@ def _emit_scheme(fn, depth, g, names, stream):
                 fn.emit(depth, "if abs(_A) < 1e-12:")
                 fn.emit(depth + 1, f"n_{x} = {names[x]} + dt * (_A * {names[x]} + _B)")
                 fn.emit(depth, "else:")
-                fn.emit(depth + 1, f"_xinf = -_B / _A")
+                fn.emit(depth + 1, "_xinf = -_B / _A")
                 fn.emit(depth + 1, f"n_{x} = _xinf + ({names[x]} - _xinf) * math.exp(_A * dt)")
             else:
                 fn.emit(depth, f"n_{x} = {names[x]} + dt * ({outs[k]})")

@@ -138,7 +138,7 @@ def _integrate(fn, lowered, g):
     updates = cg._emit_scheme(fn, 2, g, names, stream)
     for x, new in updates:
         if refr and x in held:
-            fn.emit(2, f"if not refr:")
+            fn.emit(2, "if not refr:")
             fn.emit(3, cg._store(fn, g, x, new))
         else:
             fn.emit(2, cg._store(fn, g, x, new))

@@ -128,7 +128,7 @@ def lower(network, dt, method="exponential_euler", seed=0):
 
     layout = Layout()
     arrays = {}
-    s_chunks, p_chunks, i_chunks, k_size = [], [], [], 0
+    s_chunks, p_chunks, k_size = [], [], 0
     s_off = p_off = i_off = 0
     for g in groups:
         m = g.model
