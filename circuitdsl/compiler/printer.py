@@ -51,6 +51,15 @@ class KernelPrinter(PythonCodePrinter):
         return "False"
 
 
+def _split_exp(e):
+    """exp(c + u) -> exp(c) * exp(u) for a numeric c, so exponentials that differ only by a
+    constant (HH rate functions: exp(-V/10 - 3.4), exp(-V/10 - 1.4)) share one exp()."""
+    const, rest = e.args[0].as_coeff_Add()
+    if const == 0 or rest == 0:
+        return e
+    return sp.Float(float(sp.exp(const))) * sp.exp(rest)
+
+
 def print_cse(exprs, names, stream="0", prefix="_c"):
     """Common subexpressions of `exprs` as assignment lines, then the printed results."""
     has_random = any(e.atoms(RandomFunction) for e in exprs)
@@ -58,6 +67,7 @@ def print_cse(exprs, names, stream="0", prefix="_c"):
         # Random draws must not be merged or reordered.
         printer = KernelPrinter(names, stream)
         return [], [printer.doprint(e) for e in exprs]
+    exprs = [e.replace(lambda x: isinstance(x, sp.exp), _split_exp) for e in exprs]
     symbols = sp.numbered_symbols(prefix)
     repl, reduced = sp.cse(exprs, symbols=symbols, order="none")
     local = dict(names)
