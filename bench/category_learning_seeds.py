@@ -1,7 +1,7 @@
 """The category-learning acceptance run: 400 trials per seed, mean(correct) over trials 100-400,
 on the reference stimulus set (if present) and on the shipped generated set.
 
-    python bench/category_learning_seeds.py --seeds 1 2 3 4 5 --out docs/circuits/category-learning-seeds.csv
+    python bench/category_learning_seeds.py --seeds 1 2 3 4 5 6 7 [--stimuli shipped|reference|both] --out FILE.csv
 
 Each run is `circuitdsl run category-learning --trials 400 --seed S` (same code path).
 """
@@ -25,8 +25,10 @@ def main():
     ap.add_argument("--seeds", type=int, nargs="+", default=[1, 2, 3, 4, 5])
     ap.add_argument("--trials", type=int, default=400)
     ap.add_argument("--out", default="category-learning-seeds.csv")
+    ap.add_argument("--stimuli", choices=("shipped", "reference", "both"), default="both")
     args = ap.parse_args()
     sets = [("shipped", None)] + ([("reference", str(REFERENCE))] if REFERENCE.exists() else [])
+    sets = [s for s in sets if args.stimuli in (s[0], "both")]
     rows = []
     for name, path in sets:
         for seed in args.seeds:

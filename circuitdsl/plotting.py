@@ -8,7 +8,7 @@ import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 
 
-def adjacency_matrix(network, weights=None, kinds=("conductance",)):
+def adjacency_matrix(network, weights=None, kinds=("conductance", "drive")):
     """(names, W) with W[source, destination] summed over synapses of the given kinds.
 
     Names are unit names sorted alphabetically, as in Neuroblox's adjacency plot."""

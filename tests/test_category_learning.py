@@ -68,16 +68,19 @@ def test_dopamine_in_published_bounds():
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("seed", [1, 2, 3, 4, 5])
 @pytest.mark.parametrize("stimuli", ["reference", "shipped"])
-def test_category_learning_400_trials(seed, stimuli):
+def test_category_learning_400_trials(stimuli):
+    """Neuroblox's acceptance, mean(correct[100:400]) >= 0.70, for at least 5 of seeds 1-7
+    (about 5 minutes per stimulus set). Every seed's figure is in the failure message."""
     if stimuli == "reference" and not REFERENCE.exists():
         pytest.skip("reference stimulus set not available")
-    c = category_learning.build(stimuli=str(REFERENCE) if stimuli == "reference" else None)
-    agent = Agent(c, dt=0.05, seed=seed)
-    trace = run_experiment(agent, ClassificationEnvironment(c["stim"]), 400, progress=False)
-    correct = np.asarray([r["correct"] for r in trace])
-    assert correct[99:].mean() >= 0.70
+    scores = {}
+    for seed in range(1, 8):
+        c = category_learning.build(stimuli=str(REFERENCE) if stimuli == "reference" else None)
+        agent = Agent(c, dt=0.05, seed=seed)
+        trace = run_experiment(agent, ClassificationEnvironment(c["stim"]), 400, progress=False)
+        scores[seed] = np.mean([r["correct"] for r in trace][99:])
+    assert sum(v >= 0.70 for v in scores.values()) >= 5, scores
 
 
 def test_modulated_rule_grows_winner_only_loser_decays():
@@ -102,3 +105,30 @@ def test_modulated_rule_grows_winner_only_loser_decays():
             assert np.allclose(a, b * (1 - 0.01), rtol=0, atol=1e-15)
             n += len(a)
     assert n == 25
+
+
+def test_resume_after_sigkill_gives_the_uninterrupted_trace(tmp_path):
+    """A run killed (SIGKILL) mid-way and resumed writes the same trace as one never killed."""
+    import os
+    import signal
+    import subprocess
+    import sys
+    import time
+    args = [sys.executable, "-m", "circuitdsl.cli", "run", "category-learning", "--trials", "12",
+            "--seed", "5", "--quiet"]
+    assert main(args[3:] + ["--out", str(tmp_path / "full")]) == 0
+    killed = tmp_path / "killed"
+    proc = subprocess.Popen(args + ["--out", str(killed)], stdout=subprocess.DEVNULL,
+                            stderr=subprocess.DEVNULL)
+    deadline = time.time() + 120
+    while time.time() < deadline:
+        trace = killed / "trace.csv"
+        if trace.exists() and len(trace.read_text().splitlines()) >= 5:   # header + 4 trials
+            break
+        time.sleep(0.05)
+    os.kill(proc.pid, signal.SIGKILL)
+    proc.wait()
+    done = len(read_trace(killed / "trace.csv"))
+    assert 4 <= done < 12
+    assert main(["run", "--resume", str(killed), "--quiet"]) == 0
+    assert _columns(killed / "trace.csv") == _columns(tmp_path / "full" / "trace.csv")

@@ -1,5 +1,6 @@
 """Learning rules written in the equation language: per-step traces and trial-end updates."""
 import numpy as np
+import pytest
 
 from circuitdsl.block import Population
 from circuitdsl.blocks.neurons import RATE
@@ -20,37 +21,57 @@ RULE = LearningRule("cubic trace", traces=dict(e=0.0), params=dict(eta=0.1),
                     signals=("E", "Ebar"))
 
 
-def numpy_reference(W, x0, I_ext, tau, dt, n, eta, E, Ebar):
+MIXED = LearningRule("mixed trace", traces=dict(e=0.0), params=dict(eta=0.1),
+                     on_step="e = e + (pre.r_prev*post.x + post.x_mean)**3",
+                     on_trial_end="w = w + clip(-eta*e*(E - Ebar), -0.01, 0.01)",
+                     signals=("E", "Ebar"))
+
+
+def numpy_reference(W, x0, I_ext, tau, dt, n, eta, E, Ebar, mixed=False):
     x, xm, rp = x0.copy(), np.zeros_like(x0), np.zeros_like(x0)
     e = np.zeros_like(W)
     for _ in range(n):
         xm = 0.05 * xm + 0.95 * x            # on_step, before integration
         rp = np.tanh(x)
         x = x + dt * (-x + W @ np.tanh(x) + I_ext) / tau
-        e += (np.outer(x - xm, rp)) ** 3      # per-step rule, after integration
+        if mixed:
+            e += (np.outer(x, rp) + xm[:, None]) ** 3
+        else:
+            e += (np.outer(x - xm, rp)) ** 3      # per-step rule, after integration
     mask = W != 0
     return x, e * mask, W + np.clip(-eta * e * (E - Ebar), -0.01, 0.01) * mask
 
 
-def test_per_step_trace_and_trial_end_update_match_numpy():
+@pytest.mark.parametrize("layout, rule, kernel_text", [
+    ("sparse", RULE, "np.dot(_HB_"),          # separable: per-synapse dot over stored steps
+    ("full", RULE, "np.dot(_HB_p0_0, _HA"),    # separable on a dense matrix: one GEMM
+    ("full", MIXED, "for q in range(M_p0)"),   # not separable: per synapse, per step
+])
+def test_per_step_trace_and_trial_end_update_match_numpy(layout, rule, kernel_text):
     rng = np.random.default_rng(5)
     N = 8
     W = rng.normal(0, 1.5 / np.sqrt(N), (N, N))
-    np.fill_diagonal(W, 0.0)
+    if layout == "sparse":
+        np.fill_diagonal(W, 0.0)
     x0, I_ext = rng.uniform(-0.5, 0.5, N), rng.normal(size=N)
     c = Circuit("trace")
     c.add(Population("R", UNIT, N, synapse=RATE, init=dict(x=x0), params=dict(I_ext=I_ext)))
-    c.connect("R", "R", weight=W, learning_rule=RULE)
+    c.connect("R", "R", weight=W, learning_rule=rule, self_connections=True)
     sim = Simulator(c, dt=1.0, method="euler")
-    rec = sim.run(50.0, record=["R.x"])
-    x_ref, e_ref, w_ref = numpy_reference(W, x0, I_ext, 10.0, 1.0, 50, 0.1, 0.7, 0.4)
+    assert kernel_text in sim.source
+    assert sim.lowered.projections[0].full == (layout == "full")
+    if layout == "full":
+        assert "_out = np.dot(F[" in sim.source         # dense current: BLAS mat-vec
+    rec = sim.run(1500.0, record=["R.x"])               # > one 1024-step buffer
+    x_ref, e_ref, w_ref = numpy_reference(W, x0, I_ext, 10.0, 1.0, 1500, 0.1, 0.7, 0.4,
+                                          mixed=rule is MIXED)
     assert np.max(np.abs(rec["R.x"][-1] - x_ref)) < 1e-12
     p = sim.lowered.projections[0]
     off, M = sim.lowered.layout[f"F_{p.name}_e"], len(p.order_origin[0])
     s = sim.network.synapse_sets[0]
     e = np.zeros_like(W)
     e[s.post_idx[p.order_origin[1]], s.pre_idx[p.order_origin[1]]] = sim.arrays["F"][off:off + M]
-    assert np.allclose(e, e_ref, rtol=1e-10, atol=1e-14)
+    assert np.allclose(e, e_ref, rtol=1e-10, atol=1e-12 * np.abs(e_ref).max())
     sim.apply_learning({"E": 0.7, "Ebar": 0.4})
     w = np.zeros_like(W)
     w[s.post_idx, s.pre_idx] = sim.synapse_weights()[0]

@@ -4,6 +4,7 @@ from __future__ import annotations
 import sympy as sp
 
 from circuitdsl.compiler import codegen as cg
+from circuitdsl.compiler import separable
 from circuitdsl.compiler.printer import KernelPrinter
 
 ARGS = ("k0, n_steps, dt, S, P, I, F, PRE, POST, LPOST, PTR, PPTR, PORD, SPK, DB, RNG, L, "
@@ -30,6 +31,8 @@ def _inputs_fn(lowered, g):
         st = p.current
         expr = cg.resolve_edge(st.expr, p.pre.model, p.post.model)
         names, loads = cg._edge_names(fn, p, p.pre, p.post, "j", "i", "q")
+        if p.full and _dense_current(fn, lowered, p, expr, names, loads, st):
+            continue
         expr = _hoist_presynaptic(fn, lowered, p, expr, names)
         post_syms = {s for s in expr.free_symbols if s.name.startswith("post__")}
         fn.emit(1, f"for i in range({fn.off(f'N_{g.name}')}):")
@@ -46,6 +49,26 @@ def _inputs_fn(lowered, g):
         target = st.target.split(".", 1)[1]
         fn.emit(2, f"I[{fn.off(f'I_{g.name}_{target}')} + i] += acc")
     return fn
+
+
+def _dense_current(fn, lowered, p, expr, names, loads, st):
+    """A full projection whose current is w * f(pre): one BLAS matrix-vector product."""
+    w = sp.Symbol("w", real=True)
+    rest = sp.simplify(expr / w)
+    if w in rest.free_symbols or any(not s.name.startswith("pre__") for s in rest.free_symbols):
+        return False
+    N_pre, N_post = fn.off(f"N_{p.pre.name}"), fn.off(f"N_{p.post.name}")
+    fn.emit(1, f"_v = np.empty({N_pre})")
+    fn.emit(1, f"for j in range({N_pre}):")
+    for s in sorted(rest.free_symbols, key=lambda s: s.name):
+        fn.emit(2, loads[s.name])
+    fn.emit(2, f"_v[j] = {KernelPrinter(names, _stream(lowered, p)).doprint(rest)}")
+    off = fn.off(f"F_{p.name}_w")
+    fn.emit(1, f"_out = np.dot(F[{off}:{off} + {N_post} * {N_pre}].reshape(({N_post}, {N_pre})), _v)")
+    target = st.target.split(".", 1)[1]
+    fn.emit(1, f"for i in range({N_post}):")
+    fn.emit(2, f"I[{fn.off(f'I_{p.post.name}_{target}')} + i] += _out[i]")
+    return True
 
 
 def _hoist_presynaptic(fn, lowered, p, expr, names):
@@ -240,6 +263,12 @@ def generate(lowered):
     for g in lowered.groups:
         parts.append(_inputs_fn(lowered, g).source())
     fn = cg.Fn(f"trial({ARGS})", layout)
+    plans = {p.index: separable.plan(p) for p in lowered.projections}
+    for p in lowered.projections:
+        if plans[p.index]:
+            separable.emit_setup(fn, p, plans[p.index])
+    if any(plans.values()):
+        fn.emit(1, "_sep_row = 0")
     fn.emit(1, "for k in range(k0, k0 + n_steps):")
     fn.emit(2, "t = k * dt")
     events = _events(lowered)
@@ -267,8 +296,17 @@ def generate(lowered):
         if p.on_pre and p.pre.model.spike is not None:
             _on_pre(fn, lowered, p)
     for p in lowered.projections:
-        if p.rule_step:
+        if plans[p.index]:
+            separable.emit_record(fn, lowered, p, plans[p.index], _stream(lowered, p))
+        elif p.rule_step:
             _rule_loop(fn, lowered, p, p.rule_step)
+    if any(plans.values()):
+        fn.emit(1, "_sep_row += 1")
+        fn.emit(1, f"if _sep_row == {separable.CHUNK}:")
+        for p in lowered.projections:
+            if plans[p.index]:
+                separable.emit_flush(fn, p, plans[p.index], 2)
+        fn.emit(2, "_sep_row = 0")
     fn.emit(1, "if not math.isfinite(chk):")
     fn.emit(2, "STATUS[0] = 1")
     fn.emit(2, "STATUS[2] = k")
@@ -282,6 +320,11 @@ def generate(lowered):
     fn.emit(4, "REC[_r, RECS.shape[0] + c] = P[RECP[c]]")
     # Everything after the event block runs once per step, inside the k loop.
     fn.body[body_start:] = ["    " + ln for ln in fn.body[body_start:]]
+    if any(plans.values()):   # traces still in the buffers at the end of the chunk
+        fn.emit(1, "if _sep_row > 0:")
+        for p in lowered.projections:
+            if plans[p.index]:
+                separable.emit_flush(fn, p, plans[p.index], 2)
     parts.append(fn.source())
     for p in lowered.projections:
         if p.rule_end:

@@ -184,6 +184,10 @@ def lower(network, dt, method="exponential_euler", seed=0):
         p.order_origin = np.concatenate(origin, axis=1)[:, order]
         pre, post, lpost = pre[order], post[order], lpost[order]
         M = len(pre)
+        # Every (post, pre) pair, row-major: the weights are a dense matrix as they stand,
+        # so the kernel can use a BLAS matrix-vector product instead of a CSR loop.
+        p.full = bool(M == p.pre.N * p.post.N and M > 0 and
+                      np.array_equal(pre, np.tile(np.arange(p.pre.N), p.post.N)))
         p.fields = ["w"] + list(params)
         F = np.vstack([np.concatenate(w)[order]] + [np.concatenate(params[n])[order]
                                                    for n in params]) if M else \

@@ -1,0 +1,90 @@
+"""Separable per-step traces: e += f(pre) * g(post) accumulated by matrix products.
+
+A per-step rule statement `e = e + F` whose increment F factors (after sympy expands powers of
+products, so (a*b)**3 counts) into a presynaptic factor f, a postsynaptic factor g and a factor
+of time only, costs N_pre + N_post evaluations per step instead of one per synapse: the kernel
+stores f and g for up to CHUNK steps, then adds sum_t g_i(t) f_j(t) to every synapse's trace
+at once (one GEMM for a dense projection, one short dot product per synapse otherwise).
+"""
+from __future__ import annotations
+
+import sympy as sp
+
+from circuitdsl.compiler import codegen as cg
+from circuitdsl.compiler.printer import KernelPrinter
+
+CHUNK = 1024
+_TIME = {"t", "dt"}
+
+
+def _side(sym):
+    if sym.name.startswith("pre__"):
+        return "pre"
+    if sym.name.startswith("post__"):
+        return "post"
+    return "time" if sym.name in _TIME else "other"
+
+
+def split(statement, traces, pre_model, post_model):
+    """(trace, f_pre, g_post) if the statement is a separable accumulation, else None."""
+    if statement.target not in traces:
+        return None
+    expr = cg.resolve_edge(statement.expr, pre_model, post_model)
+    e = sp.Symbol(statement.target, real=True)
+    inc = expr if statement.op == "+=" else (expr - e) if statement.op == "=" else None
+    if inc is None or e in inc.free_symbols:
+        return None
+    inc = sp.expand_power_base(sp.powsimp(inc, force=True), force=True)
+    pre, post = [], []
+    for factor in sp.Mul.make_args(inc):
+        sides = {_side(s) for s in factor.free_symbols}
+        if "other" in sides or {"pre", "post"} <= sides:
+            return None
+        (pre if "pre" in sides else post).append(factor)
+    return statement.target, sp.Mul(*pre), sp.Mul(*post)
+
+
+def plan(p):
+    """Separable splits for all of a projection's per-step statements, or None."""
+    if not p.rule_step:
+        return None
+    out = [split(s, p.rule.traces, p.pre.model, p.lpost.model) for s in p.rule_step]
+    if any(x is None for x in out) or len({x[0] for x in out}) != len(out):
+        return None
+    return out
+
+
+def emit_setup(fn, p, terms):
+    for k, _ in enumerate(terms):
+        fn.emit(1, f"_HA_{p.name}_{k} = np.zeros(({fn.off(f'N_{p.pre.name}')}, {CHUNK}))")
+        fn.emit(1, f"_HB_{p.name}_{k} = np.zeros(({fn.off(f'N_{p.lpost.name}')}, {CHUNK}))")
+
+
+def emit_record(fn, lowered, p, terms, stream):
+    """Per step: store f(pre) and g(post) in column `_sep_row` of the buffers."""
+    for k, (_, f, g) in enumerate(terms):
+        for side, factor, grp, unit, buf in (("pre", f, p.pre, "j", "HA"),
+                                             ("post", g, p.lpost, "i", "HB")):
+            names, loads = cg._edge_names(fn, p, p.pre, p.lpost, "j", "i", "q")
+            fn.emit(1, f"for {unit} in range({fn.off(f'N_{grp.name}')}):")
+            cg._emit_loads(fn, 2, loads, [factor])
+            value = KernelPrinter(names, stream).doprint(factor)
+            fn.emit(2, f"_{buf}_{p.name}_{k}[{unit}, _sep_row] = {value}")
+
+
+def emit_flush(fn, p, terms, depth):
+    """Add the stored steps to the traces and clear the buffers."""
+    for k, (trace, _, _) in enumerate(terms):
+        ha, hb = f"_HA_{p.name}_{k}", f"_HB_{p.name}_{k}"
+        off = fn.off(f"F_{p.name}_{trace}")
+        M = fn.off(f"M_{p.name}")
+        if p.full and p.lpost is p.post:
+            fn.emit(depth, f"_E = np.dot({hb}, {ha}.T).ravel()")
+            fn.emit(depth, f"for q in range({M}):")
+            fn.emit(depth + 1, f"F[{off} + q] += _E[q]")
+        else:
+            fn.emit(depth, f"for q in range({M}):")
+            fn.emit(depth + 1, f"F[{off} + q] += np.dot({hb}[LPOST[{fn.off(f'X_{p.name}')} + q]], "
+                               f"{ha}[PRE[{fn.off(f'X_{p.name}')} + q]])")
+        fn.emit(depth, f"{ha}[:, :] = 0.0")
+        fn.emit(depth, f"{hb}[:, :] = 0.0")
