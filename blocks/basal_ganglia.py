@@ -24,11 +24,11 @@ rho_ = H_snapshot*jcn_snapshot
 H_learning = H
 """,
     params=dict(H=1.0, TAN_spikes=0.0, jcn_t_block=0.0, jcn_snapshot=0.0, H_snapshot=1.0,
-                t_block=90.0, t_snapshot=180.0),
+                t_block=90.0),
     inputs=("jcn",),
-    events=[Event("jcn_t_block = jcn + TAN_spikes", at="t_block", every="t_block", order=0),
-            Event("H_snapshot = H\njcn_snapshot = jcn_t_block", at="t_snapshot", order=20)],
-    doc="Matrisome: latched cortical drive plus the TAN sample; rho_ is the decision value.",
+    events=[Event("jcn_t_block = jcn + TAN_spikes", at="t_block", every="t_block", order=0)],
+    doc="Matrisome: latched cortical drive plus the TAN sample; rho_ (snapshot taken by the "
+        "competition edge at its t_event) is the decision value.",
 )
 
 STRIOSOME = Model(
@@ -67,9 +67,12 @@ STRIO_DRIVE = Synapse("striosome drive", current="jcn += w*pre.H*pre.jcn_t_block
 #: TAN -> matrisome: at t_event the matrisome's TAN_spikes becomes w * Poisson(R).
 TAN_SAMPLE = Synapse("TAN sample", params=dict(t_event=90.0),
                      events=[Event("post.TAN_spikes = w*poisson(pre.R)", at="t_event", order=20)])
-#: Matrisome_src -> matrisome_dst: the competition on snapshot values (ties keep H = 1).
+#: Matrisome_src -> matrisome_dst: snapshot of the target at t_event, then the competition on
+#: snapshot values (ties keep H = 1).
 COMPETE = Synapse("competition", params=dict(t_event=180.0, t_init=0.1),
                   events=[Event("post.H = 1", at="t_init", order=30),
+                          Event("post.H_snapshot = post.H\npost.jcn_snapshot = post.jcn_t_block",
+                                at="t_event", order=20),
                           Event("post.H = where(pre.rho_ > post.rho_, 0, 1)", at="t_event",
                                 order=30)])
 #: A striatum's own matrisome -> its striosome: H follows the competition's outcome.
@@ -150,19 +153,26 @@ def _cortex_to_striatum(net, conn, src, dst, rng):
                           conn, **extra)
 
 
-@registry.register(Population, Striatum, plastic=False, requires=("t_event",))
-def _tan_to_striatum(net, conn, src, dst, rng):
+def _only_tan(src, dst):
     if src.model is not TAN_MODEL:
-        raise ValueError(f"edge {conn.label}: only a TAN connects to a whole Striatum")
+        return (f"only a TAN connects to a whole Striatum, not a '{src.model.name}'; connect "
+                f"to its parts (e.g. '{dst.name}.msn') with their own edges")
+
+
+def _only_modulators(src, dst):
+    if dst.model not in (TAN_MODEL, SNC_MODEL):
+        return f"a Striatum drives a TAN or an SNc, not a '{dst.model.name}'"
+
+
+@registry.register(Population, Striatum, plastic=False, requires=("t_event",),
+                   validate=_only_tan)
+def _tan_to_striatum(net, conn, src, dst, rng):
     net.add_synapses(src, _one(src), dst.parts["matrisome"], _one(dst),
                      np.full(1, float(conn.weight)), TAN_SAMPLE, conn)
 
 
-@registry.register(Striatum, Population, plastic=False)
+@registry.register(Striatum, Population, plastic=False, validate=_only_modulators)
 def _striatum_to_modulator(net, conn, src, dst, rng):
-    if dst.model not in (TAN_MODEL, SNC_MODEL):
-        raise ValueError(f"edge {conn.label}: a Striatum drives a TAN or an SNc, not "
-                         f"'{dst.model.name}'")
     net.add_synapses(src.parts["striosome"], _one(src), dst, _one(dst),
                      np.full(1, float(conn.weight)), STRIO_DRIVE, conn)
 

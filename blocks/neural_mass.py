@@ -53,12 +53,15 @@ def NextGenerationEI(name, **params):
     return Population(name, NGNMM_THETA, 1, params=params, synapse=ASCENDING, integrator="rk4")
 
 
-@registry.register(Population, CorticalWTA)
+def _only_mass(src, dst):
+    if src.model is not NGNMM_THETA:
+        return (f"only a NextGenerationEI mass connects to a whole CorticalWTA, not a "
+                f"'{src.model.name}'")
+
+
+@registry.register(Population, CorticalWTA, validate=_only_mass)
 def _mass_to_cortex(net, conn, src, dst, rng):
     """Ascending modulation reaches only the feed-forward interneuron (reference §2.4)."""
-    if src.model is not NGNMM_THETA:
-        raise ValueError(f"edge {conn.label}: only a neural mass connects to a whole "
-                         "CorticalWTA; connect neurons to its parts")
     ff = dst.parts["ff_inh"]
     net.add_synapses(src, np.zeros(1, int), ff, np.zeros(1, int),
                      conn.initial_weights(np.zeros(1, int), np.zeros(1, int), rng),

@@ -32,8 +32,8 @@ class Agent:
         self.actions = []
         if self.policy is not None:
             self.actions = [c.src for c in circuit.connections if c.dst == self.policy.name]
-            if len(self.actions) < 2:
-                raise ValueError(f"policy '{self.policy.name}' needs at least two striata "
+            if len(self.actions) != 2:
+                raise ValueError(f"policy '{self.policy.name}' needs exactly two striata "
                                  f"connected to it, has {len(self.actions)}")
         self.stimuli = [b for b in circuit.blocks if isinstance(b, ImageStimulus)]
         self.modulators = {}
@@ -84,9 +84,17 @@ class Agent:
         return float("nan"), float("nan")
 
     def learn(self, feedback):
-        """Apply every trial-end rule; returns the logged dopamine (rpe + kappa_DA)."""
+        """Apply every trial-end rule, each with the dopamine of its own modulator; returns
+        the logged dopamine (rpe + kappa_DA) of the first modulator."""
+        signals = {"feedback": float(feedback)}
+        for p in self.sim.lowered.projections:
+            mod = getattr(p.rule, "modulator", None) if p.rule is not None else None
+            if mod is not None:
+                path = self.sim.network.path(mod)
+                signals[(p.index, "dopamine")] = float(self.sim.get(path, "R_")[0])
+                signals[(p.index, "kappa_DA")] = float(self.sim.get(path, "kappa")[0])
+        self.sim.apply_learning(signals)
         da, kappa = self.dopamine()
-        self.sim.apply_learning({"feedback": float(feedback), "dopamine": da, "kappa_DA": kappa})
         return feedback - (kappa - da) + kappa if np.isfinite(da) else float("nan")
 
     # ---- state for checkpoints ----------------------------------------------------------------

@@ -131,6 +131,9 @@ class Circuit:
         s, d = self.block(src), self.block(dst)
         label = f"{s.name} -> {d.name}"
         rule = self.registry.lookup(s, d)
+        problem = rule.validate(s, d) if rule.validate else None
+        if problem:
+            raise CircuitError(f"edge {label}: {problem}")
         if density is not None:
             if isinstance(density, bool) or not isinstance(density, (int, float)) \
                     or not 0 < density <= 1:

@@ -25,15 +25,17 @@ class Rule:
     plastic: bool = True       # can the edge carry a learning rule?
     requires: tuple = ()       # keyword options the edge must have (e.g. t_event)
     accepts: tuple = ()        # extra keyword options it may have
+    validate: object = None    # validate(src, dst) -> error text or None, run by connect()
 
 
 @dataclass
 class Registry:
     rules: dict = field(default_factory=dict)
 
-    def register(self, src_type, dst_type, plastic=True, requires=(), accepts=()):
+    def register(self, src_type, dst_type, plastic=True, requires=(), accepts=(), validate=None):
         def deco(fn):
-            self.rules[(src_type, dst_type)] = Rule(fn, plastic, tuple(requires), tuple(accepts))
+            self.rules[(src_type, dst_type)] = Rule(fn, plastic, tuple(requires), tuple(accepts),
+                                                    validate)
             return fn
         return deco
 

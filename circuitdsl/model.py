@@ -200,8 +200,50 @@ def _prefixed_namespace(pre_vars, post_vars, extra):
     return ns
 
 
+class _AnyVariable(dict):
+    """pre./post. before the models are known: any variable name is accepted."""
+
+    def __init__(self, prefix):
+        super().__init__()
+        self.prefix = prefix
+
+    def __contains__(self, key):
+        return True
+
+    def __getitem__(self, key):
+        return _sym(self.prefix + key)
+
+
+class _Targets:
+    """Assignable names at definition time: own names, and any pre.X / post.X."""
+
+    def __init__(self, own):
+        self.own = set(own)
+
+    def __contains__(self, target):
+        return target in self.own or target.startswith(("pre.", "post."))
+
+    def __iter__(self):
+        return iter(sorted(self.own | {"post.X"}))
+
+
 class _EdgeProgram(_Scoped):
     """Statements over a synapse (pre./post., w, own parameters), checked against two models."""
+
+    def _check_text(self, blocks):
+        """Parse every statement now (names, syntax, arity); pre./post. are checked at bind."""
+        own = ["w", "t", "dt"] + list(self.params) + list(getattr(self, "traces", {})) \
+            + list(getattr(self, "signals", ()))
+        ns = Namespace({n: _sym(n) for n in own}, {},
+                       {"pre": _AnyVariable("pre__"), "post": _AnyVariable("post__")})
+        self._parse_definitions(split_lines(self.name, self.definitions), ns)
+        for text, label, targets in blocks:
+            for line in split_lines(f"{self.name} {label}", text or "", allow_statements=True):
+                if line.kind not in ("assign", "augassign"):
+                    raise EquationError(f"{self.name} {label}", line.line_no, line.text, 0,
+                                        len(line.text.strip()), "only assignments are allowed here")
+                parse_statement_target(f"{self.name} {label}", line, ns, _Targets(targets))
+                parse_expression(f"{self.name} {label}", line, ns)
 
     def bind(self, pre_model, post_model, post_inputs=()):
         """Parse against concrete pre and post models; returns a BoundProgram."""
@@ -253,6 +295,10 @@ class Synapse(_EdgeProgram):
         self.events = tuple(events)
         self.params = dict(params or {})
         self.definitions = definitions
+        self._check_text([(current.replace(current.split("+=")[0], "post.I ", 1)
+                           if "+=" in current else "", "current", ()),
+                          (on_pre, "on_pre", ("w",))] +
+                         [(ev.do, f"event at {ev.at}", ()) for ev in self.events])
         if current:
             lines = split_lines(name, current, allow_statements=True)
             if len(lines) != 1 or lines[0].op != "+=" or "." in lines[0].target:
@@ -284,7 +330,8 @@ class LearningRule(_EdgeProgram):
         self.traces = dict(traces or {})
         self.signals = tuple(signals)
         self.definitions = definitions
-        self.post_binding = None   # set by a connection builder that redirects post.X
+        own = ["w"] + list(self.traces)
+        self._check_text([(on_step, "on_step", own), (on_trial_end, "on_trial_end", own)])
 
     def with_params(self, **values):
         unknown = set(values) - set(self.params)

@@ -127,3 +127,30 @@ def test_delay_on_continuous_edge_is_refused():
     with pytest.raises(ValueError, match="edge A -> B: delay=3 steps, but synapse 'rate' has no "
                                          "spike"):
         Simulator(c)
+
+
+def test_block_kind_checks_happen_at_connect():
+    from circuitdsl.blocks import TAN, CorticalWTA, HHNeuronInhib, Striatum
+    c = Circuit("c")
+    c.add(Striatum("S", 2), HHNeuronInhib("X", 1), TAN("T"), CorticalWTA("C", 2, 2))
+    with pytest.raises(CircuitError, match="edge X -> S: only a TAN connects to a whole Striatum"):
+        c.connect("X", "S", t_event=90.0)
+    with pytest.raises(CircuitError, match="edge S -> X: a Striatum drives a TAN or an SNc"):
+        c.connect("S", "X")
+    with pytest.raises(CircuitError, match="edge X -> C: only a NextGenerationEI mass"):
+        c.connect("X", "C")
+    with pytest.raises(CircuitError, match="edge T -> S: this kind of edge needs t_event"):
+        c.connect("T", "S")
+
+
+def test_rule_and_synapse_text_checked_when_defined():
+    from circuitdsl.model import LearningRule
+    with pytest.raises(EquationError, match="unknown name 'fooo'") as err:
+        LearningRule("r", on_trial_end="w = w + fooo")
+    assert str(err.value).startswith("r on_trial_end, line 1")
+    with pytest.raises(EquationError, match="cannot assign to 'K' here"):
+        LearningRule("r", on_trial_end="K = 1", params=dict(K=1.0))
+    with pytest.raises(EquationError, match="syntax error"):
+        Synapse("s", on_pre="post.V += (w")
+    with pytest.raises(EquationError, match="'tanh' takes 1 argument"):
+        Synapse("s", current="I += w*tanh(pre.x, 2)")

@@ -174,3 +174,16 @@ def test_external_input_and_unknown_input():
     assert np.allclose(rec["R.x"][-1], [1.0, -2.0], atol=1e-6)
     with pytest.raises(KeyError, match="has no input 'J'"):
         sim.run(1.0, inputs={"R.J": 1.0})
+
+
+def test_event_far_in_the_future_never_fires():
+    """t_block = 1e300 (an Agent without latches) must not overflow into 'every step'."""
+    c = Circuit("w")
+    c.add(HHNeuronExci("E", 1, I_bg=1.0, t_block=1e300))
+    rec = Simulator(c, dt=0.05).run(100.0, record=["E.spikes_window", "E.spikes_cumulative"])
+    assert rec["E.spikes_cumulative"][-1, 0] > 2.0
+    assert np.array_equal(rec["E.spikes_window"], rec["E.spikes_cumulative"])
+    c2 = Circuit("w2")
+    c2.add(HHNeuronExci("E", 1, I_bg=1.0, t_block=30.0))
+    rec2 = Simulator(c2, dt=0.05).run(100.0, record=["E.spikes_window", "E.spikes_cumulative"])
+    assert rec2["E.spikes_window"][-1, 0] < rec2["E.spikes_cumulative"][-1, 0] - 1.0

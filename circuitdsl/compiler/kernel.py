@@ -100,12 +100,20 @@ def _event_timing(fn, depth, at, every, names, loads):
             fn.emit(depth, loads[v])
             return names[v]
         return repr(float(v))
-    fn.emit(depth, f"_ka = int(round({value(at)} / dt))")
+    # Times beyond ~1e18 steps (e.g. t_block = inf or 1e300: "never") must not overflow.
+    at_value = value(at)
+    every_value = value(every) if every is not None else None
+    fn.emit(depth, f"_fa = {at_value} / dt")
+    fn.emit(depth, "due = False")
+    fn.emit(depth, "if _fa < 1e18:")
+    fn.emit(depth + 1, "_ka = int(round(_fa))")
     if every is None:
-        fn.emit(depth, "due = k == _ka")
+        fn.emit(depth + 1, "due = k == _ka")
     else:
-        fn.emit(depth, f"_ke = max(1, int(round({value(every)} / dt)))")
-        fn.emit(depth, "due = k >= _ka and (k - _ka) % _ke == 0")
+        fn.emit(depth + 1, f"_fe = {every_value} / dt")
+        fn.emit(depth + 1, "if _fe < 1e18:")
+        fn.emit(depth + 2, "_ke = max(1, int(round(_fe)))")
+        fn.emit(depth + 2, "due = k >= _ka and (k - _ka) % _ke == 0")
 
 
 def _group_event(fn, lowered, g, ev, statements):
