@@ -26,6 +26,7 @@ def main():
     ap.add_argument("--trials", type=int, default=400)
     ap.add_argument("--out", default="category-learning-seeds.csv")
     ap.add_argument("--stimuli", choices=("shipped", "reference", "both"), default="both")
+    ap.add_argument("--dt", type=float, default=0.05)
     args = ap.parse_args()
     sets = [("shipped", None)] + ([("reference", str(REFERENCE))] if REFERENCE.exists() else [])
     sets = [s for s in sets if args.stimuli in (s[0], "both")]
@@ -33,12 +34,12 @@ def main():
     for name, path in sets:
         for seed in args.seeds:
             c = category_learning.build(stimuli=path)
-            agent = Agent(c, dt=0.05, seed=seed)
+            agent = Agent(c, dt=args.dt, seed=seed)
             t0 = time.perf_counter()
             trace = run_experiment(agent, ClassificationEnvironment(c["stim"]), args.trials,
                                    progress=False)
             correct = np.asarray([r["correct"] for r in trace], dtype=float)
-            row = dict(stimuli=name, seed=seed, trials=args.trials,
+            row = dict(stimuli=name, seed=seed, trials=args.trials, dt=args.dt,
                        acc_1_100=round(correct[:100].mean(), 3),
                        acc_100_400=round(correct[99:].mean(), 3),
                        seconds=round(time.perf_counter() - t0, 1))

@@ -104,39 +104,16 @@ def cmd_show(args):
         print(f"  {conn.label:16s} {n:4d} synapses  {plastic:3d} plastic  rule: {rule}")
 
 
-def _weights_npz(path, sim):
-    from circuitdsl.plotting import adjacency_matrix
-    weights = sim.synapse_weights()
-    names, W = adjacency_matrix(sim.network, weights)
-    np.savez(path, names=np.asarray(names), adjacency=W,
-             **{f"set{k}": w for k, w in enumerate(weights)})
-
-
-def _draw(out, meta):
-    from circuitdsl.experiment import read_trace
-    from circuitdsl.plotting import adjacency_figure, learning_curve
-    vmax = None
-    mats = {}
-    for tag in ("before", "after"):
-        f = out / f"weights_{tag}.npz"
-        if f.exists():
-            mats[tag] = np.load(f)
-            vmax = max(vmax or 0, float(mats[tag]["adjacency"].max()))
-    for tag, d in mats.items():   # one colour scale, so before/after compare by eye
-        adjacency_figure(list(d["names"]), d["adjacency"],
-                         f"{meta.get('circuit', '')}: weights {tag} learning",
-                         out / f"adjacency_{tag}.png", vmax=vmax or 1)
-    if (out / "trace.csv").exists():
-        trace = read_trace(out / "trace.csv")
-        if trace:
-            learning_curve(trace, path=out / "learning_curve.png",
-                           title=f"{meta.get('circuit', '')}, seed {meta.get('seed', '')}")
+def _runner_factory(circuit):
+    from circuitdsl.experiment import classification_runner
+    factory = circuit.meta.get("runner")
+    if factory is None and circuit.meta.get("kind") == "classification":
+        factory = classification_runner
+    return factory
 
 
 def cmd_run(args):
-    from circuitdsl.agent import Agent
-    from circuitdsl.environments import ClassificationEnvironment
-    from circuitdsl.experiment import run_experiment
+    from circuitdsl.experiment import run_trials
     if args.resume:
         out = Path(args.resume)
         meta_path = out / "run.json"
@@ -144,11 +121,13 @@ def cmd_run(args):
             raise CLIError(f"cannot resume: {meta_path} does not exist")
         meta = json.loads(meta_path.read_text())
         name, seed, params = meta["circuit_source"], meta["seed"], meta["set"]
-        trials = args.trials if args.trials is not None else meta["trials"]
     else:
         if not args.circuit:
             raise CLIError("run needs a circuit name or file (or --resume DIR)")
         name, seed, params = args.circuit, args.seed, _params(args.set)
+        for option in ("variant", "protocol"):
+            if getattr(args, option):
+                params[option] = getattr(args, option)
         if args.stimuli:
             if not Path(args.stimuli).is_file():
                 raise CLIError(f"stimulus file '{args.stimuli}' does not exist")
@@ -156,43 +135,38 @@ def cmd_run(args):
         out = Path(args.out or f"results/{Path(name).stem}-seed{seed}")
         meta = None
     circuit = build_circuit(name, params)
-    kind = circuit.meta.get("kind")
-    dt = args.dt or circuit.meta.get("dt", 0.05)
+    dt = args.dt or (meta or {}).get("dt") or circuit.meta.get("dt", 0.05)
     if dt <= 0:
         raise CLIError(f"--dt must be > 0, got {dt}")
-    out.mkdir(parents=True, exist_ok=True)
-    if kind != "classification":
+    factory = _runner_factory(circuit)
+    if factory is None:
+        out.mkdir(parents=True, exist_ok=True)
         return _run_plain(circuit, name, seed, dt, args, out)
     trials = args.trials if args.trials is not None else \
         (meta or {}).get("trials") or circuit.meta.get("default_trials", 100)
     if trials < 1:
         raise CLIError(f"--trials must be >= 1, got {trials}")
+    out.mkdir(parents=True, exist_ok=True)
     t0 = time.perf_counter()
-    agent = Agent(circuit, t_block=circuit.meta.get("t_block"), dt=dt, seed=seed)
-    stim = circuit[circuit.meta["stimulus"]]
-    env = ClassificationEnvironment(stim, stim.images.n_stimuli)
+    runner = factory(circuit, seed, dt)
     if meta is None:
-        src = stim.images.source
         meta = dict(circuit=circuit.name, circuit_source=name, version=circuitdsl.__version__,
                     seed=seed, trials=trials, dt=dt, set=params,
-                    params={k: v for k, v in circuit.meta.get("params", {}).items()},
-                    stimuli=src, stimuli_sha256=stim.images.sha256,
+                    params=circuit.meta.get("params", {}),
                     python=platform.python_version(), numpy=np.__version__,
                     machine=platform.machine(), started=time.strftime("%Y-%m-%d %H:%M:%S"))
+        stim = circuit.meta.get("stimulus")
+        if stim:
+            images = circuit[stim].images
+            meta.update(stimuli=images.source, stimuli_sha256=images.sha256)
         (out / "run.json").write_text(json.dumps(meta, indent=2, default=str))
-        _weights_npz(out / "weights_before.npz", agent.sim)
     meta["trials"] = trials
-    trace = run_experiment(agent, env, trials, t_warmup=circuit.meta.get("t_warmup", 200.0),
-                           out=out, resume=bool(args.resume), progress=not args.quiet)
-    _weights_npz(out / "weights_after.npz", agent.sim)
-    correct = np.asarray([int(r["correct"]) for r in trace])
+    rows = run_trials(runner, trials, out, resume=bool(args.resume), progress=not args.quiet)
+    summary = runner.finish(out, rows, meta) if hasattr(runner, "finish") else ""
     meta.update(finished=time.strftime("%Y-%m-%d %H:%M:%S"),
-                seconds_this_session=round(time.perf_counter() - t0, 3),
-                accuracy=float(correct.mean()))
+                seconds_this_session=round(time.perf_counter() - t0, 3), summary=summary)
     (out / "run.json").write_text(json.dumps(meta, indent=2, default=str))
-    _draw(out, meta)
-    print(f"{circuit.name}: {len(trace)} trials, accuracy {correct.mean():.3f} "
-          f"(last {min(100, len(correct))}: {correct[-100:].mean():.3f}); results in {out}")
+    print(f"{circuit.name}: {len(rows)} trials, {summary}; results in {out}")
 
 
 def _run_plain(circuit, name, seed, dt, args, out):
@@ -208,10 +182,15 @@ def _run_plain(circuit, name, seed, dt, args, out):
 
 
 def cmd_plot(args):
+    from circuitdsl.experiment import draw_classification
     out = Path(args.dir)
     if not (out / "run.json").exists():
         raise CLIError(f"'{out}' is not a run directory (no run.json)")
-    _draw(out, json.loads((out / "run.json").read_text()))
+    meta = json.loads((out / "run.json").read_text())
+    if not (out / "weights_before.npz").exists():
+        raise CLIError(f"'{out}': plot redraws classification runs; this run's figures are "
+                       "written when it finishes")
+    draw_classification(out, meta)
     print(f"figures written to {out}")
 
 
@@ -233,6 +212,8 @@ def parser():
     r.add_argument("--dt", type=float, help="time step in ms (default: the circuit's)")
     r.add_argument("--duration", type=float, help="ms to simulate (circuits without trials)")
     r.add_argument("--stimuli", help="CSV of images with a category column")
+    r.add_argument("--variant", help="circuit variant (e.g. dnms-reservoir: original, sparse)")
+    r.add_argument("--protocol", help="circuit protocol, for circuits that have several")
     r.add_argument("--set", action="append", metavar="NAME.PARAM=VALUE")
     r.add_argument("--resume", metavar="DIR", help="continue an interrupted run")
     r.add_argument("--quiet", action="store_true", help="no progress bar")

@@ -58,6 +58,8 @@ def run_trials(runner, n_trials, out=None, resume=False, progress=True):
     else:
         runner.start()
         if out:
+            if hasattr(runner, "on_start"):
+                runner.on_start(out)
             _write_rows(out / "trace.csv", runner.columns, [], "w")
             _save_checkpoint(ckpt, runner, 0)
     bar = tqdm(total=n_trials, initial=start, disable=not progress, unit="trial")
@@ -106,6 +108,54 @@ class ClassificationRunner:
 
     def postfix(self, rows):
         return dict(accuracy=f"{np.mean([int(r['correct']) for r in rows]):.3f}")
+
+    def on_start(self, out):
+        save_weights(Path(out) / "weights_before.npz", self.agent.sim)
+
+    def finish(self, out, rows, meta):
+        """weights_after.npz, the adjacency figures and the learning curve."""
+        save_weights(Path(out) / "weights_after.npz", self.agent.sim)
+        draw_classification(out, meta)
+        correct = np.asarray([int(r["correct"]) for r in rows])
+        return (f"accuracy {correct.mean():.3f} (last {min(100, len(correct))}: "
+                f"{correct[-100:].mean():.3f})")
+
+
+def save_weights(path, sim):
+    """Per-synapse-set weights plus the named adjacency matrix, for plots and comparisons."""
+    from circuitdsl.plotting import adjacency_matrix
+    weights = sim.synapse_weights()
+    names, W = adjacency_matrix(sim.network, weights)
+    np.savez(path, names=np.asarray(names), adjacency=W,
+             **{f"set{k}": w for k, w in enumerate(weights)})
+
+
+def draw_classification(out, meta):
+    """Redraw adjacency_before/after.png (one colour scale) and learning_curve.png."""
+    from circuitdsl.plotting import adjacency_figure, learning_curve
+    out = Path(out)
+    mats = {tag: np.load(out / f"weights_{tag}.npz") for tag in ("before", "after")
+            if (out / f"weights_{tag}.npz").exists()}
+    vmax = max([float(d["adjacency"].max()) for d in mats.values()] + [0.0]) or 1.0
+    for tag, d in mats.items():
+        adjacency_figure(list(d["names"]), d["adjacency"],
+                         f"{meta.get('circuit', '')}: weights {tag} learning",
+                         out / f"adjacency_{tag}.png", vmax=vmax)
+    if (out / "trace.csv").exists():
+        trace = read_trace(out / "trace.csv")
+        if trace:
+            learning_curve(trace, path=out / "learning_curve.png",
+                title=f"{meta.get('circuit', '')}, seed {meta.get('seed', '')}")
+
+
+def classification_runner(circuit, seed, dt):
+    """The runner of a circuit with an ImageStimulus and (optionally) a GreedyPolicy."""
+    from circuitdsl.agent import Agent
+    from circuitdsl.environments import ClassificationEnvironment
+    agent = Agent(circuit, t_block=circuit.meta.get("t_block"), dt=dt, seed=seed)
+    stim = circuit[circuit.meta["stimulus"]]
+    env = ClassificationEnvironment(stim, stim.images.n_stimuli)
+    return ClassificationRunner(agent, env, circuit.meta.get("t_warmup", 200.0))
 
 
 def run_experiment(agent, env, n_trials, t_warmup=200.0, out=None, resume=False, progress=True):

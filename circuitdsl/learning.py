@@ -5,6 +5,9 @@
         rpe = feedback - (kappa_DA - DA);  dw = max(K x_pre H_post rpe (rpe + theta_m)
                                                      sigma'(alpha (rpe + theta_m)) - decay w, -w)
 
+    MiconiRule(eta, max_dw)                e += (r_pre(t-1) (x_post - xbar_post))**3 every step,
+                                           dw = clip(-eta Ebar e (E - Ebar), +-max_dw) per trial
+
 x_pre and x_post are cumulative spike counts at the end of the trial (reference §3).
 """
 from __future__ import annotations
@@ -34,3 +37,17 @@ u = alpha*(rpe + theta_m)
         signals=("feedback", "dopamine", "kappa_DA"))
     rule.modulator = modulator
     return rule
+
+
+def MiconiRule(eta=0.1, max_dw=3e-4, t_trace=2.5):
+    """Miconi (2017): a supralinear eligibility trace and a reward-prediction-error update.
+
+    The trace is a product of a presynaptic and a postsynaptic factor, so the compiler
+    accumulates it with matrix products (see compiler/separable.py); E is the trial's error
+    and Ebar the running baseline of its trial type, both given by the task at trial end.
+    The trace starts after `t_trace` ms (the original skips the first steps)."""
+    return LearningRule(
+        "MiconiRule",
+        on_step=f"e = e + heaviside(t - {float(t_trace)!r})*(pre.r_prev*(post.x - post.x_mean))**3",
+        on_trial_end="w = w + clip(-eta*Ebar*e*(E - Ebar), -max_dw, max_dw)",
+        params=dict(eta=eta, max_dw=max_dw), traces=dict(e=0.0), signals=("E", "Ebar"))

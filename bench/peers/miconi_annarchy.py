@@ -136,7 +136,6 @@ class AnnMiconi:
         self.learn_after = learn_after
         self.rbar = np.full(4, mn.RBAR_INIT)
         self.trial = 0
-        self._mask = None
 
     def run_trial(self):
         pop, inp, proj, sim = self.pop, self.inp, self.proj, self.net.simulate
@@ -186,6 +185,14 @@ class AnnMiconi:
         return np.asarray(w, dtype=float)
 
 
+def _annarchy_version(ann) -> str:
+    try:
+        from importlib.metadata import version
+        return version("annarchy")                        # e.g. 5.0.4.1
+    except Exception:                                     # pragma: no cover
+        return str(ann.__version__)
+
+
 def run(n_trials: int, seed: int = 0, learn_after: int = mn.LEARN_AFTER,
         amp: float = mn.A_PERT, warmup: int = 10,
         build_dir: str | None = None) -> dict:
@@ -211,7 +218,7 @@ def run(n_trials: int, seed: int = 0, learn_after: int = mn.LEARN_AFTER,
         w_finite = None
     return dict(
         tool="ANNarchy",
-        version=ann.__version__,
+        version=_annarchy_version(ann),
         numpy=np.__version__,
         python=sys.version.split()[0],
         n_trials=n_trials,

@@ -44,6 +44,14 @@ class KernelPrinter(PythonCodePrinter):
             out = f"max({out}, {a})"
         return out
 
+    # Both sides are always evaluated (no short-circuit), so the number of random draws in a
+    # condition never depends on the order sympy puts its arguments in.
+    def _print_And(self, expr):
+        return "(" + " & ".join(f"({self._print(a)})" for a in expr.args) + ")"
+
+    def _print_Or(self, expr):
+        return "(" + " | ".join(f"({self._print(a)})" for a in expr.args) + ")"
+
     def _print_BooleanTrue(self, expr):
         return "True"
 

@@ -1,0 +1,58 @@
+"""Reservoir: a chaotic rate network with exploratory perturbations (Miconi 2017).
+
+    tau dx/dt = (1 - clamp) (-x + I + I_in + xi),   r = tanh(x)
+
+I is the recurrent input (J r through a rate edge), I_in the external input (W_in u, given to
+the simulator per step). Each step, before integration: x_mean <- 0.05 x_mean + 0.95 x (the
+running mean the learning rule subtracts), r_prev <- tanh(x), and xi is a kick drawn from
+U(-A, A) with probability f*dt (only after t_noise). At t = 0 every unit starts from
+U(-x0, x0), or from clamp_value if it is clamped (bias units).
+"""
+from __future__ import annotations
+
+import numpy as np
+
+from circuitdsl.block import Population
+from circuitdsl.blocks.neurons import RATE
+from circuitdsl.circuit import stable_rng
+from circuitdsl.model import Event, Model
+
+RESERVOIR = Model(
+    "Reservoir",
+    """
+dx/dt = (1 - clamp)*(-x + I + I_in + xi)/tau
+r = tanh(x)
+""",
+    states=dict(x=0.0, r_prev=0.0, x_mean=0.0, xi=0.0),
+    params=dict(tau=30.0, clamp=0.0, clamp_value=0.0, f=0.003, A=16.0, t_noise=3.5, x0=0.1),
+    inputs=("I", "I_in"),
+    on_step="""
+x_mean = 0.05*x_mean + 0.95*x
+r_prev = tanh(x)
+xi = where(rand() < f*dt and t > t_noise, uniform(-A, A), 0)
+""",
+    events=[Event("x = where(clamp > 0.5, clamp_value, uniform(-x0, x0))", at=0.0, order=-10)],
+    doc="Rate reservoir unit with exploratory perturbations and a running mean of x.",
+)
+
+
+class Reservoir(Population):
+    """N reservoir units. `clamped` maps unit index -> clamped x value (bias units);
+    `n_inputs` external channels reach the units through W_in ~ U(-1, 1) (rows of
+    `no_input` units zeroed), drawn from the circuit seed by `input_weights(seed)`."""
+
+    def __init__(self, name, N=200, tau=30.0, f=0.003, A=16.0, clamped=None, n_inputs=3,
+                 no_input=()):
+        clamped = dict(clamped or {})
+        clamp = np.zeros(N)
+        value = np.zeros(N)
+        for k, v in clamped.items():
+            clamp[k], value[k] = 1.0, v
+        super().__init__(name, RESERVOIR, N, synapse=RATE,
+                         params=dict(tau=tau, f=f, A=A, clamp=clamp, clamp_value=value))
+        self.n_inputs, self.no_input = n_inputs, tuple(no_input)
+
+    def input_weights(self, seed):
+        W = stable_rng(seed, "block", self.name, "W_in").uniform(-1, 1, (self.N, self.n_inputs))
+        W[list(self.no_input)] = 0.0
+        return W

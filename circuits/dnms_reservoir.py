@@ -1,0 +1,128 @@
+"""dnms-reservoir: a chaotic reservoir learns delayed non-match-to-sample from a scalar reward.
+
+Miconi (2017), eLife 6:e20899: node-perturbation-like Hebbian learning with a supralinear
+eligibility trace and a per-trial-type reward baseline. Two configurations:
+
+- `original` (default): dense N = 200, J ~ 1.5 N(0,1)/sqrt(N) with self-connections,
+  output unit 0, units 1 and 10 clamped at x = +1 and 11 at -1, eta = 0.1, baseline from 0.
+- `sparse`: the ANNarchy notebook's configuration: density 0.1 without self-connections,
+  J ~ N(0, g^2/(pN)), bias units 0, 1, 2 at x = +1, +1, -1, output unit 100, eta = 0.5,
+  baseline from 1 (R = -1), each trial type with its own baseline (the notebook's
+  AB/BA bookkeeping bug fixed).
+Learning starts after trial 100 in both.
+"""
+from __future__ import annotations
+
+import numpy as np
+
+from circuitdsl.blocks.reservoir import Reservoir
+from circuitdsl.circuit import Circuit
+from circuitdsl.environments import DNMSTask
+from circuitdsl.learning import MiconiRule
+
+DESCRIPTION = "chaotic reservoir learning delayed non-match-to-sample by reward (Miconi 2017)"
+
+VARIANTS = {
+    "original": dict(N=200, density=None, g=1.5, self_connections=True, output=0,
+                     clamped={1: 1.0, 10: 1.0, 11: -1.0}, eta=0.1, baseline=0.0),
+    "sparse": dict(N=200, density=0.1, g=1.5, self_connections=False, output=100,
+                   clamped={0: 1.0, 1: 1.0, 2: -1.0}, eta=0.5, baseline=1.0),
+}
+PARAMS = {"variant": "original", "learn_after": 100, "dt": 1.0, "max_dw": 3e-4}
+
+
+def build(**params):
+    unknown = sorted(set(params) - set(PARAMS))
+    if unknown:
+        raise ValueError(f"dnms-reservoir has no parameter {', '.join(unknown)}; "
+                         f"parameters: {', '.join(PARAMS)}")
+    p = {**PARAMS, **params}
+    if p["variant"] not in VARIANTS:
+        raise ValueError(f"dnms-reservoir: variant must be one of {', '.join(VARIANTS)}, "
+                         f"got {p['variant']!r}")
+    v = VARIANTS[p["variant"]]
+    N, g = v["N"], v["g"]
+    scale = g / np.sqrt(N if v["density"] is None else v["density"] * N)
+    c = Circuit(f"dnms-reservoir[{p['variant']}]")
+    c.add(Reservoir("R", N, clamped=v["clamped"], n_inputs=3, no_input=(v["output"],)))
+    c.connect("R", "R", weight=lambda rng, n: scale * rng.normal(size=n), density=v["density"],
+              self_connections=v["self_connections"],
+              learning_rule=MiconiRule(eta=v["eta"], max_dw=p["max_dw"]))
+    c.meta.update(kind="dnms", params=p, output=v["output"], baseline=v["baseline"],
+                  learn_after=p["learn_after"], dt=p["dt"], default_trials=1000,
+                  runner=DNMSRunner)
+    return c
+
+
+class DNMSRunner:
+    """Trial loop: inputs per trial type, error over the response window, learning after
+    `learn_after` trials with the type's running baseline (updated after the weight change)."""
+
+    columns = ("trial", "type", "error", "reward", "seconds")
+
+    def __init__(self, circuit, seed, dt=1.0):
+        from circuitdsl.simulator import Simulator
+        self.circuit = circuit
+        self.sim = Simulator(circuit, dt=dt, seed=seed, method="euler")
+        res = circuit["R"]
+        self.task = DNMSTask(n_steps=int(round(1000.0 / dt)))
+        W_in = res.input_weights(seed)
+        self.ext = [self.task.inputs(k) @ W_in.T for k in range(4)]
+        self.out_unit = circuit.meta["output"]
+        self.learn_after = circuit.meta["learn_after"]
+        self.baseline = np.full(4, float(circuit.meta["baseline"]))
+        self.weights_before = self.sim.arrays["F"].copy()
+
+    def output(self, type_index):
+        """The output unit's rate over one trial (no learning applied)."""
+        self.sim.reset()
+        rec = self.sim.run(self.task.n_steps * self.sim.dt, record=["R.x"],
+                           inputs={"R.I_in": self.ext[type_index]})
+        return np.tanh(rec["R.x"][:, self.out_unit])
+
+    def start(self):
+        pass
+
+    def trial(self, k):
+        ti = self.task.trial_type(k)
+        error = self.task.error(ti, self.output(ti))
+        if k > self.learn_after:
+            self.sim.apply_learning({"E": error, "Ebar": self.baseline[ti]})
+        self.baseline[ti] = 0.75 * self.baseline[ti] + 0.25 * error
+        return dict(trial=k, type=DNMSTask.TYPES[ti], error=f"{error:.10g}",
+                    reward=f"{-error:.10g}")
+
+    def state(self):
+        a = self.sim.arrays
+        return dict(P=a["P"].copy(), F=a["F"].copy(), RNG=a["RNG"].copy(),
+                    baseline=self.baseline.copy())
+
+    def restore(self, state):
+        a = self.sim.arrays
+        a["P"][:], a["F"][:], a["RNG"][:] = state["P"], state["F"], state["RNG"]
+        self.baseline = np.asarray(state["baseline"], dtype=float).copy()
+
+    def postfix(self, rows):
+        recent = {}
+        for r in rows[-40:]:
+            recent.setdefault(r["type"], []).append(float(r["error"]))
+        return {t: f"{np.mean(v):.2f}" for t, v in sorted(recent.items())}
+
+    def outputs_without_perturbation(self, weights):
+        """Output traces of the four trial types with `weights` and no perturbations; the
+        runner's state (weights, random streams, parameters) is left as it was."""
+        saved = self.state()
+        a = self.sim.arrays
+        a["F"][:] = weights
+        self.sim.set("R", "f", 0.0)
+        traces = [self.output(k) for k in range(4)]
+        self.restore(saved)
+        return traces
+
+    def finish(self, out, rows, meta):
+        from circuitdsl.plotting import dnms_figures
+        before = self.outputs_without_perturbation(self.weights_before)
+        after = self.outputs_without_perturbation(self.sim.arrays["F"].copy())
+        dnms_figures(out, rows, before, after, self.task)
+        last = [float(r["error"]) for r in rows[-400:]]
+        return f"median error over the last {len(last)} trials {np.median(last):.3f}"
