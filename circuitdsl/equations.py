@@ -281,6 +281,18 @@ def parse_expression(owner, line, ns):
     return _Converter(owner, line, ns).convert(tree)
 
 
+def parse_statements(owner, text, ns, assignable):
+    """(Line, sympy expression) for each assignment in statement text, targets checked."""
+    out = []
+    for line in split_lines(owner, text or "", allow_statements=True):
+        if line.kind not in ("assign", "augassign"):
+            raise EquationError(owner, line.line_no, line.text, 0, len(line.text.strip()),
+                                "only assignments are allowed here")
+        parse_statement_target(owner, line, ns, assignable)
+        out.append((line, parse_expression(owner, line, ns)))
+    return out
+
+
 def parse_statement_target(owner, line, ns, assignable):
     """Check the left side of a statement against the names that may be assigned."""
     target = line.target

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 import sympy as sp
 
 from circuitdsl.equations import (EquationError, Line, Namespace, parse_expression,
-                                  parse_statement_target, split_lines)
+                                  parse_statements, split_lines)
 
 
 def _sym(name):
@@ -156,16 +156,8 @@ class Model(_Scoped):
         self._check_inputs_used()
 
     def _statements(self, text, assignable, label):
-        owner = f"{self.name} {label}"
-        out = []
-        for line in split_lines(owner, text or "", allow_statements=True):
-            if line.kind not in ("assign", "augassign"):
-                raise EquationError(owner, line.line_no, line.text, 0, len(line.text.strip()),
-                                    "only assignments are allowed here")
-            parse_statement_target(owner, line, self.namespace, assignable)
-            out.append(Statement(line.target, line.op, parse_expression(owner, line, self.namespace),
-                                 line))
-        return out
+        return [Statement(line.target, line.op, expr, line) for line, expr in
+                parse_statements(f"{self.name} {label}", text, self.namespace, assignable)]
 
     def _check_inputs_used(self):
         used = set()
@@ -238,12 +230,7 @@ class _EdgeProgram(_Scoped):
                        {"pre": _AnyVariable("pre__"), "post": _AnyVariable("post__")})
         self._parse_definitions(split_lines(self.name, self.definitions), ns)
         for text, label, targets in blocks:
-            for line in split_lines(f"{self.name} {label}", text or "", allow_statements=True):
-                if line.kind not in ("assign", "augassign"):
-                    raise EquationError(f"{self.name} {label}", line.line_no, line.text, 0,
-                                        len(line.text.strip()), "only assignments are allowed here")
-                parse_statement_target(f"{self.name} {label}", line, ns, _Targets(targets))
-                parse_expression(f"{self.name} {label}", line, ns)
+            parse_statements(f"{self.name} {label}", text, ns, _Targets(targets))
 
     def bind(self, pre_model, post_model, post_inputs=()):
         """Parse against concrete pre and post models; returns a BoundProgram."""
@@ -264,14 +251,9 @@ class BoundProgram:
         self._derived_subs = {ns.symbols[k]: v for k, v in self.derived.items()}
 
     def statements(self, text, assignable, label):
-        owner = f"{self.program.name} {label}"
         out = []
-        for line in split_lines(owner, text or "", allow_statements=True):
-            if line.kind not in ("assign", "augassign"):
-                raise EquationError(owner, line.line_no, line.text, 0, len(line.text.strip()),
-                                    "only assignments are allowed here")
-            parse_statement_target(owner, line, self.ns, assignable)
-            expr = parse_expression(owner, line, self.ns)
+        for line, expr in parse_statements(f"{self.program.name} {label}", text, self.ns,
+                                           assignable):
             for _ in range(len(self.derived) + 1):
                 expr = expr.xreplace(self._derived_subs)
             out.append(Statement(line.target, line.op, expr, line))

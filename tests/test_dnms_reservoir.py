@@ -74,3 +74,29 @@ def test_task_inputs_and_error():
     out = np.full(1000, 0.5)
     assert task.error(1, out) == pytest.approx(0.48)
     assert [task.trial_type(k) for k in (1, 2, 3, 4, 5)] == [0, 1, 2, 3, 0]
+
+
+@pytest.mark.parametrize("seed", [1, 2])
+def test_error_falls_within_1500_trials(seed):
+    """Original protocol: the median error of trials 1001-1500 is below 0.85 x that of trials
+    1-500 (learning starts after trial 100)."""
+    from circuitdsl.experiment import run_trials
+    runner = dnms_reservoir.DNMSRunner(dnms_reservoir.build(), seed=seed)
+    err = np.array([float(r["error"]) for r in run_trials(runner, 1500, progress=False)])
+    assert np.median(err[1000:]) < 0.85 * np.median(err[:500])
+
+
+def test_cli_run_and_resume(tmp_path):
+    from circuitdsl.cli import main
+    from circuitdsl.experiment import read_trace
+    assert main(["run", "dnms-reservoir", "--variant", "sparse", "--trials", "6", "--seed", "4",
+                 "--out", str(tmp_path / "a"), "--quiet"]) == 0
+    assert main(["run", "dnms-reservoir", "--variant", "sparse", "--trials", "3", "--seed", "4",
+                 "--out", str(tmp_path / "b"), "--quiet"]) == 0
+    assert main(["run", "--resume", str(tmp_path / "b"), "--trials", "6", "--quiet"]) == 0
+    a, b = (read_trace(tmp_path / d / "trace.csv") for d in ("a", "b"))
+    strip = lambda rows: [{k: v for k, v in r.items() if k != "seconds"} for r in rows]
+    assert strip(a) == strip(b) and [r["type"] for r in a] == ["AA", "AB", "BA", "BB", "AA", "AB"]
+    for f in ("learning_curve.png", "outputs.png", "run.json"):
+        assert (tmp_path / "a" / f).stat().st_size > 0
+    assert main(["run", "dnms-reservoir", "--variant", "dense", "--trials", "1"]) == 2
