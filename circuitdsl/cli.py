@@ -9,47 +9,15 @@ import argparse
 import importlib
 import importlib.util
 import json
-import pkgutil
-import platform
 import sys
-import time
 from pathlib import Path
 
-import numpy as np
 
 import circuitdsl
 
 
 class CLIError(Exception):
     """A user-facing error: printed as one line, exit status 2."""
-
-
-def _shipped():
-    import circuitdsl.circuits as pkg
-    return {m.name.replace("_", "-"): m.name for m in pkgutil.iter_modules(pkg.__path__)
-            if not m.name.startswith("_")}
-
-
-def load_circuit_module(name):
-    """A shipped circuit's module by name, or a user's circuit file."""
-    if name.endswith(".py"):
-        path = Path(name)
-        if not path.is_file():
-            raise CLIError(f"no circuit file '{name}'")
-        spec = importlib.util.spec_from_file_location(f"circuit_{path.stem}", path)
-        module = importlib.util.module_from_spec(spec)
-        try:
-            spec.loader.exec_module(module)
-        except Exception as err:  # a user's file: report it, do not crash
-            raise CLIError(f"{name}: {type(err).__name__}: {err}") from None
-        if not callable(getattr(module, "build", None)):
-            raise CLIError(f"{name} does not define build(**params) -> Circuit")
-        return module
-    shipped = _shipped()
-    if name not in shipped:
-        raise CLIError(f"unknown circuit '{name}'; ready circuits: {', '.join(sorted(shipped))} "
-                       "(or pass a .py file)")
-    return importlib.import_module(f"circuitdsl.circuits.{shipped[name]}")
 
 
 def _value(text):
@@ -71,22 +39,15 @@ def _params(items):
     return out
 
 
-def build_circuit(name, params):
-    from circuitdsl.circuit import Circuit
-    module = load_circuit_module(name)
-    circuit = module.build(**params)
-    if not isinstance(circuit, Circuit):
-        raise CLIError(f"{name}: build() returned {type(circuit).__name__}, not a Circuit")
-    return circuit
-
-
 def cmd_list(args):
-    for name, mod in sorted(_shipped().items()):
+    from circuitdsl.runs import shipped_circuits
+    for name, mod in sorted(shipped_circuits().items()):
         module = importlib.import_module(f"circuitdsl.circuits.{mod}")
         print(f"{name:24s} {getattr(module, 'DESCRIPTION', '')}")
 
 
 def cmd_show(args):
+    from circuitdsl.runs import build_circuit
     circuit = build_circuit(args.circuit, _params(args.set))
     net = circuit.build(args.seed)
     print(f"circuit {circuit.name}: {len(circuit.blocks)} blocks, {net.n_units} units, "
@@ -104,27 +65,13 @@ def cmd_show(args):
         print(f"  {conn.label:16s} {n:4d} synapses  {plastic:3d} plastic  rule: {rule}")
 
 
-def _runner_factory(circuit):
-    from circuitdsl.experiment import classification_runner
-    factory = circuit.meta.get("runner")
-    if factory is None and circuit.meta.get("kind") == "classification":
-        factory = classification_runner
-    return factory
-
-
 def cmd_run(args):
-    from circuitdsl.experiment import run_trials
-    if args.resume:
-        out = Path(args.resume)
-        meta_path = out / "run.json"
-        if not meta_path.exists():
-            raise CLIError(f"cannot resume: {meta_path} does not exist")
-        meta = json.loads(meta_path.read_text())
-        name, seed, params = meta["circuit_source"], meta["seed"], meta["set"]
-    else:
+    from circuitdsl.runs import run_one
+    params = {}
+    if not args.resume:
         if not args.circuit:
             raise CLIError("run needs a circuit name or file (or --resume DIR)")
-        name, seed, params = args.circuit, args.seed, _params(args.set)
+        params = _params(args.set)
         for option in ("variant", "protocol"):
             if getattr(args, option):
                 params[option] = getattr(args, option)
@@ -132,53 +79,12 @@ def cmd_run(args):
             if not Path(args.stimuli).is_file():
                 raise CLIError(f"stimulus file '{args.stimuli}' does not exist")
             params["stimuli"] = str(Path(args.stimuli).resolve())
-        out = Path(args.out or f"results/{Path(name).stem}-seed{seed}")
-        meta = None
-    circuit = build_circuit(name, params)
-    dt = args.dt or (meta or {}).get("dt") or circuit.meta.get("dt", 0.05)
-    if dt <= 0:
-        raise CLIError(f"--dt must be > 0, got {dt}")
-    factory = _runner_factory(circuit)
-    if factory is None:
-        out.mkdir(parents=True, exist_ok=True)
-        return _run_plain(circuit, name, seed, dt, args, out)
-    trials = args.trials if args.trials is not None else \
-        (meta or {}).get("trials") or circuit.meta.get("default_trials", 100)
-    if trials < 1:
-        raise CLIError(f"--trials must be >= 1, got {trials}")
-    out.mkdir(parents=True, exist_ok=True)
-    t0 = time.perf_counter()
-    runner = factory(circuit, seed, dt)
-    if meta is None:
-        meta = dict(circuit=circuit.name, circuit_source=name, version=circuitdsl.__version__,
-                    seed=seed, trials=trials, dt=dt, set=params,
-                    params=circuit.meta.get("params", {}),
-                    python=platform.python_version(), numpy=np.__version__,
-                    machine=platform.machine(), started=time.strftime("%Y-%m-%d %H:%M:%S"))
-        stim = circuit.meta.get("stimulus")
-        if stim:
-            images = circuit[stim].images
-            meta.update(stimuli=images.source, stimuli_sha256=images.sha256)
-        (out / "run.json").write_text(json.dumps(meta, indent=2, default=str))
-    meta["trials"] = trials
-    rows = run_trials(runner, trials, out, resume=bool(args.resume), progress=not args.quiet)
-    summary = runner.finish(out, rows, meta) if hasattr(runner, "finish") else ""
-    meta.update(finished=time.strftime("%Y-%m-%d %H:%M:%S"),
-                seconds_this_session=round(time.perf_counter() - t0, 3), summary=summary)
-    (out / "run.json").write_text(json.dumps(meta, indent=2, default=str))
-    print(f"{circuit.name}: {len(rows)} trials, {summary}; results in {out}")
-
-
-def _run_plain(circuit, name, seed, dt, args, out):
-    from circuitdsl.simulator import Simulator
-    sim = Simulator(circuit, dt=dt, seed=seed)
-    duration = args.duration or 1000.0
-    rec = sim.run(duration)
-    counts = {p: rec.spike_counts(p).tolist() for p in rec.spikes}
-    (out / "run.json").write_text(json.dumps(dict(circuit=circuit.name, circuit_source=name,
-                                                  seed=seed, dt=dt, duration=duration,
-                                                  spike_counts=counts), indent=2))
-    print(f"{circuit.name}: simulated {duration} ms; results in {out}")
+    out = Path(args.resume or args.out or f"results/{Path(args.circuit).stem}-seed{args.seed}")
+    meta = run_one(args.circuit, args.seed, params, out, trials=args.trials, dt=args.dt,
+                   resume=bool(args.resume), progress=not args.quiet, duration=args.duration)
+    done = meta.get("n_trials_done")
+    what = f"{done} trials, " if done is not None else ""
+    print(f"{meta['circuit']}: {what}{meta['summary']}; results in {out}")
 
 
 def cmd_plot(args):

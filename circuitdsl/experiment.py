@@ -109,6 +109,12 @@ class ClassificationRunner:
     def postfix(self, rows):
         return dict(accuracy=f"{np.mean([int(r['correct']) for r in rows]):.3f}")
 
+    def metrics(self, rows):
+        """Headline numbers for run.json and sweep summaries."""
+        c = np.asarray([int(r["correct"]) for r in rows], dtype=float)
+        return dict(accuracy=round(float(c.mean()), 4),
+                    accuracy_after_100=round(float(c[99:].mean()), 4) if len(c) > 100 else None)
+
     def on_start(self, out):
         save_weights(Path(out) / "weights_before.npz", self.agent.sim)
 

@@ -108,6 +108,14 @@ class DNMSRunner:
             recent.setdefault(r["type"], []).append(float(r["error"]))
         return {t: f"{np.mean(v):.2f}" for t, v in sorted(recent.items())}
 
+    def metrics(self, rows):
+        """Headline numbers: trials to criterion and the median error of the last 1000."""
+        err = np.asarray([float(r["error"]) for r in rows])
+        ok = np.convolve(err < 1.0, np.ones(100, dtype=int), mode="valid")
+        hit = np.flatnonzero(ok >= 95)
+        return dict(criterion=int(hit[0] + 100) if len(hit) else None,
+                    median_error_last_1000=round(float(np.median(err[-1000:])), 4))
+
     def outputs_without_perturbation(self, weights):
         """Output traces of the four trial types with `weights` and no perturbations; the
         runner's state (weights, random streams, parameters) is left as it was."""
