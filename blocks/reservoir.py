@@ -3,8 +3,9 @@
     tau dx/dt = (1 - clamp) (-x + I + I_in + xi),   r = tanh(x)
 
 I is the recurrent input (J r through a rate edge), I_in the external input (W_in u, given to
-the simulator per step). Each step, before integration: x_mean <- 0.05 x_mean + 0.95 x (the
-running mean the learning rule subtracts), r_prev <- tanh(x), and xi is a kick drawn from
+the simulator per step). Each step, first: x_mean <- 0.05 x_mean + 0.95 x (the running mean
+the learning rule subtracts), r_prev <- tanh(x) (the rate the recurrent edge sends; by the
+time the rule runs, after integration, it is the previous step's rate), and xi is a kick from
 U(-A, A) with probability f*dt (only after t_noise). At t = 0 every unit starts from
 U(-x0, x0), or from clamp_value if it is clamped (bias units).
 """
@@ -13,9 +14,8 @@ from __future__ import annotations
 import numpy as np
 
 from circuitdsl.block import Population
-from circuitdsl.blocks.neurons import RATE
 from circuitdsl.circuit import stable_rng
-from circuitdsl.model import Event, Model
+from circuitdsl.model import Event, Model, Synapse
 
 RESERVOIR = Model(
     "Reservoir",
@@ -36,6 +36,11 @@ xi = where(rand() < f*dt and t > t_noise, uniform(-A, A), 0)
 )
 
 
+#: Recurrent rate edge. r_prev = tanh(x) is set at the start of each step (on_step runs before
+#: inputs are summed), so the current reads it instead of computing tanh again per unit.
+RESERVOIR_RATE = Synapse("reservoir rate", current="I += w*pre.r_prev")
+
+
 class Reservoir(Population):
     """N reservoir units. `clamped` maps unit index -> clamped x value (bias units);
     `n_inputs` external channels reach the units through W_in ~ U(-1, 1) (rows of
@@ -48,7 +53,7 @@ class Reservoir(Population):
         value = np.zeros(N)
         for k, v in clamped.items():
             clamp[k], value[k] = 1.0, v
-        super().__init__(name, RESERVOIR, N, synapse=RATE,
+        super().__init__(name, RESERVOIR, N, synapse=RESERVOIR_RATE,
                          params=dict(tau=tau, f=f, A=A, clamp=clamp, clamp_value=value))
         self.n_inputs, self.no_input = n_inputs, tuple(no_input)
 

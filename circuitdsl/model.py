@@ -140,6 +140,14 @@ class Model(_Scoped):
         self.namespace = ns
         assignable = set(self.states) | set(self.params)
         self.on_step = self._statements(on_step, assignable, "on_step")
+        for st in self.on_step:
+            read = {s.name for s in self.expand(st.expr).free_symbols} & set(self.inputs)
+            if read:
+                name_ = sorted(read)[0]
+                raise EquationError(f"{name} on_step", st.line.line_no, st.line.text,
+                                    st.line.text.find(name_), len(name_),
+                                    f"on_step runs before inputs are summed, so it cannot "
+                                    f"read input '{name_}'")
         self.spike = spike
         if spike is not None:
             cond_line = split_lines(name, f"_spike = {spike.condition}")[0]

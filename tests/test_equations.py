@@ -154,3 +154,9 @@ def test_rule_and_synapse_text_checked_when_defined():
         Synapse("s", on_pre="post.V += (w")
     with pytest.raises(EquationError, match="'tanh' takes 1 argument"):
         Synapse("s", current="I += w*tanh(pre.x, 2)")
+
+
+def test_on_step_cannot_read_inputs():
+    with pytest.raises(EquationError, match="on_step runs before inputs are summed, so it cannot "
+                                            "read input 'I'"):
+        Model("M", "dV/dt = I", states=dict(V=0.0, u=0.0), inputs=("I",), on_step="u = I")

@@ -5,8 +5,8 @@ input-summing function per group (also called by events that read inputs), and o
 `learn_pN` function per projection whose rule has a trial-end part. Each step runs:
 
     1. events due at step k (in `order`, sources before targets), on the state at t_k
-    2. inputs: every projection's current summed into its target's inputs (+ external input)
-    3. on_step statements of each group (e.g. random perturbations)
+    2. on_step statements of each group (e.g. random perturbations; they cannot read inputs)
+    3. inputs: every projection's current summed into its target's inputs (+ external input)
     4. integration of every group from t_k to t_k+dt (inputs held over the step)
     5. spikes: condition, reset, refractoriness, on_pre statements (delayed or not)
     6. per-step learning statements, then the finiteness check and the monitors

@@ -143,20 +143,26 @@ def _edge_event(fn, lowered, p, ev, statements):
     cg._edge_statements(fn, 4, p, statements, p.pre, p.post, "j", "i", "q", _stream(lowered, p))
 
 
+def _on_step(fn, lowered, g):
+    """A group's on_step statements, at the start of the step (they cannot read inputs)."""
+    m = g.model
+    if not m.on_step:
+        return
+    names, loads = cg._group_names(fn, g)
+    fn.emit(1, f"for i in range({fn.off(f'N_{g.name}')}):")
+    expanded = [type(st)(st.target, st.op, m.expand(st.expr), st.line) for st in m.on_step]
+    cg._emit_statements(fn, 2, g, expanded, names, loads, _stream(lowered, g))
+
+
 def _integrate(fn, lowered, g):
     m = g.model
-    if not m.ode and not m.on_step:
+    if not m.ode:
         return
     names, loads = cg._group_names(fn, g)
     stream = _stream(lowered, g)
     spike = m.spike
     held = {s.target for s in getattr(m, "spike_reset", [])} if spike is not None else set()
     fn.emit(1, f"for i in range({fn.off(f'N_{g.name}')}):")
-    if m.on_step:
-        expanded = [type(st)(st.target, st.op, m.expand(st.expr), st.line) for st in m.on_step]
-        cg._emit_statements(fn, 2, g, expanded, names, loads, stream)
-    if not m.ode:
-        return
     exprs = [m.expand(e) for e in m.ode.values()] + [sp.Symbol(x, real=True) for x in m.ode]
     cg._emit_loads(fn, 2, loads, exprs)
     refr = spike is not None and spike.refractory not in (0, 0.0, None)
@@ -284,6 +290,8 @@ def generate(lowered):
         for order, _, _, kind, obj, ev, statements in events:
             (_group_event if kind == "group" else _edge_event)(fn, lowered, obj, ev, statements)
     body_start = len(fn.body)
+    for g in lowered.groups:
+        _on_step(fn, lowered, g)
     for g in lowered.groups:
         if g.model.inputs:
             fn.emit(1, f"inputs_{g.name}(k, t, dt, S, P, I, F, PRE, PTR, L, RNG)")
