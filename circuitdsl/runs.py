@@ -53,7 +53,13 @@ def load_circuit_module(name):
 
 def build_circuit(name, params):
     from circuitdsl.circuit import Circuit
-    circuit = load_circuit_module(name).build(**params)
+    module = load_circuit_module(name)
+    try:
+        circuit = module.build(**params)
+    except TypeError as err:   # e.g. --set with a name build() does not take
+        if "argument" not in str(err):
+            raise
+        raise RunError(f"{name}: {err}") from None
     if not isinstance(circuit, Circuit):
         raise RunError(f"{name}: build() returned {type(circuit).__name__}, not a Circuit")
     return circuit

@@ -35,3 +35,22 @@ def test_file_without_build(tmp_path, capsys):
     f.write_text("x = 1\n")
     assert main(["run", str(f)]) == 2
     assert "does not define build" in capsys.readouterr().err
+
+
+def test_run_a_user_circuit_file_for_a_duration(tmp_path, capsys):
+    import json
+    f = tmp_path / "lif.py"
+    f.write_text("from circuitdsl.circuit import Circuit\n"
+                 "from circuitdsl.blocks import LIFNeurons\n"
+                 "def build(drive=25.0):\n"
+                 "    c = Circuit('lif-file')\n"
+                 "    c.add(LIFNeurons('A', 3, I_ext=drive))\n"
+                 "    return c\n")
+    out = tmp_path / "run"
+    assert main(["run", str(f), "--duration", "100", "--dt", "0.1", "--out", str(out),
+                 "--set", "drive=25"]) == 0
+    meta = json.loads((out / "run.json").read_text())
+    # ISI = 10 ln(25/5) + 2 ms = 18.1 ms: 5 spikes in 100 ms for each of the 3 neurons
+    assert meta["spike_counts"]["A"] == [5, 5, 5]
+    assert "simulated 100.0 ms" in capsys.readouterr().out
+    assert main(["run", str(f), "--set", "nodrive=1"]) == 2

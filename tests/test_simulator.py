@@ -187,3 +187,26 @@ def test_event_far_in_the_future_never_fires():
     c2.add(HHNeuronExci("E", 1, I_bg=1.0, t_block=30.0))
     rec2 = Simulator(c2, dt=0.05).run(100.0, record=["E.spikes_window", "E.spikes_cumulative"])
     assert rec2["E.spikes_window"][-1, 0] < rec2["E.spikes_cumulative"][-1, 0] - 1.0
+
+
+def test_two_processes_compiling_at_once_share_the_cache(tmp_path):
+    """Two fresh processes build the same circuit into one empty cache directory at the same
+    time: both run, give identical results, and leave one module file."""
+    import os
+    import subprocess
+    import sys
+    code = ("import numpy as np, sys\n"
+            "from circuitdsl.blocks.neurons import HHNeuronExci\n"
+            "from circuitdsl.circuit import Circuit\n"
+            "from circuitdsl.simulator import Simulator\n"
+            "c = Circuit('race'); c.add(HHNeuronExci('E', 2, I_bg=[0.5, 1.0]))\n"
+            "rec = Simulator(c, dt=0.05).run(200.0, record=['E.V'])\n"
+            "print(repr(float(rec['E.V'].sum())))\n")
+    env = dict(os.environ, CIRCUITDSL_CACHE=str(tmp_path))
+    procs = [subprocess.Popen([sys.executable, "-c", code], env=env, stdout=subprocess.PIPE,
+                              stderr=subprocess.PIPE, text=True) for _ in range(2)]
+    outs = [p.communicate(timeout=300) for p in procs]
+    assert [p.returncode for p in procs] == [0, 0], [o[1][-500:] for o in outs]
+    assert outs[0][0] == outs[1][0] and float(outs[0][0]) < 0
+    assert len(list(tmp_path.glob("k_*.py"))) == 1
+    assert not list(tmp_path.glob("*.tmp"))
