@@ -129,7 +129,13 @@ def _one(pop):
     return np.zeros(1, dtype=np.int64)
 
 
-@registry.register(CorticalWTA, Striatum)
+def _scalar_weight(src, dst, options):
+    if np.ndim(options["weight"]) != 0 or callable(options["weight"]):
+        return ("cortex -> striatum takes a scalar weight w (each source neuron draws "
+                "2w*U(0,1))")
+
+
+@registry.register(CorticalWTA, Striatum, validate=_scalar_weight)
 def _cortex_to_striatum(net, conn, src, dst, rng):
     """One weight per source excitatory neuron, 2w*U(0,1), shared by its MSN (hypergeometric),
     matrisome and striosome synapses; a learning rule's post is the matrisome (H)."""
@@ -153,13 +159,13 @@ def _cortex_to_striatum(net, conn, src, dst, rng):
                           conn, **extra)
 
 
-def _only_tan(src, dst):
+def _only_tan(src, dst, options):
     if src.model is not TAN_MODEL:
         return (f"only a TAN connects to a whole Striatum, not a '{src.model.name}'; connect "
                 f"to its parts (e.g. '{dst.name}.msn') with their own edges")
 
 
-def _only_modulators(src, dst):
+def _only_modulators(src, dst, options):
     if dst.model not in (TAN_MODEL, SNC_MODEL):
         return f"a Striatum drives a TAN or an SNc, not a '{dst.model.name}'"
 

@@ -114,7 +114,13 @@ def _neuron_to_wta(net, conn, src, dst, rng):
                      conn.synapse or src.synapse, conn)
 
 
-@registry.register(CorticalWTA, CorticalWTA)
+def _hypergeometric_only(src, dst, options):
+    if options["connection_rule"] not in (None, "hypergeometric") or options["self_connections"]:
+        return ("cortex -> cortex always uses the hypergeometric rule between excitatory "
+                "neurons; connection_rule and self_connections do not apply")
+
+
+@registry.register(CorticalWTA, CorticalWTA, validate=_hypergeometric_only)
 def _cortex_to_cortex(net, conn, src, dst, rng):
     """Excitatory -> excitatory with the hypergeometric rule (balanced in/out degree)."""
     s_units, d_units = unit_list(src, "excitatory"), unit_list(dst, "excitatory")

@@ -53,7 +53,7 @@ def NextGenerationEI(name, **params):
     return Population(name, NGNMM_THETA, 1, params=params, synapse=ASCENDING, integrator="rk4")
 
 
-def _only_mass(src, dst):
+def _only_mass(src, dst, options):
     if src.model is not NGNMM_THETA:
         return (f"only a NextGenerationEI mass connects to a whole CorticalWTA, not a "
                 f"'{src.model.name}'")

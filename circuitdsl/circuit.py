@@ -131,7 +131,10 @@ class Circuit:
         s, d = self.block(src), self.block(dst)
         label = f"{s.name} -> {d.name}"
         rule = self.registry.lookup(s, d)
-        problem = rule.validate(s, d) if rule.validate else None
+        problem = rule.validate(s, d, dict(weight=weight, density=density,
+                                           connection_rule=connection_rule,
+                                           self_connections=self_connections)) \
+            if rule.validate else None
         if problem:
             raise CircuitError(f"edge {label}: {problem}")
         if density is not None:

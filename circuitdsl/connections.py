@@ -25,7 +25,7 @@ class Rule:
     plastic: bool = True       # can the edge carry a learning rule?
     requires: tuple = ()       # keyword options the edge must have (e.g. t_event)
     accepts: tuple = ()        # extra keyword options it may have
-    validate: object = None    # validate(src, dst) -> error text or None, run by connect()
+    validate: object = None    # validate(src, dst, options) -> error text or None, by connect()
 
 
 @dataclass

@@ -160,3 +160,13 @@ def test_on_step_cannot_read_inputs():
     with pytest.raises(EquationError, match="on_step runs before inputs are summed, so it cannot "
                                             "read input 'I'"):
         Model("M", "dV/dt = I", states=dict(V=0.0, u=0.0), inputs=("I",), on_step="u = I")
+
+
+def test_cortex_edge_options_are_checked():
+    from circuitdsl.blocks import CorticalWTA, Striatum
+    c = Circuit("c")
+    c.add(CorticalWTA("A", 2, 2), CorticalWTA("B", 2, 2), Striatum("S", 2))
+    with pytest.raises(CircuitError, match="cortex -> striatum takes a scalar weight"):
+        c.connect("A", "S", weight=np.ones(4), density=0.5)
+    with pytest.raises(CircuitError, match="always uses the hypergeometric rule"):
+        c.connect("A", "B", density=0.5, connection_rule="bernoulli")

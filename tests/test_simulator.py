@@ -210,3 +210,19 @@ def test_two_processes_compiling_at_once_share_the_cache(tmp_path):
     assert outs[0][0] == outs[1][0] and float(outs[0][0]) < 0
     assert len(list(tmp_path.glob("k_*.py"))) == 1
     assert not list(tmp_path.glob("*.tmp"))
+
+
+@pytest.mark.parametrize("delay", [0, 5])
+def test_spike_input_does_not_move_a_refractory_membrane(delay):
+    """B spikes at 16.1 ms and is refractory for 20 ms; A's spike reaching B in that window
+    leaves B's V at its reset value (-70 mV) until the refractory period ends."""
+    c = Circuit("refr")
+    c.add(LIFNeurons("A", 1, I_ext=25.0, t_ref=2.0), LIFNeurons("B", 1, I_ext=25.0, t_ref=20.0))
+    c.connect("A", "B", weight=5.0, delay=delay)
+    rec = Simulator(c, dt=0.1).run(60.0, record=["B.V"])
+    tb = rec.spike_times("B")[0][0]
+    ta = rec.spike_times("A")[0]
+    arrivals = ta + delay * 0.1
+    assert np.any((arrivals > tb) & (arrivals < tb + 20.0))     # an input arrives in the window
+    window = (rec.t > tb + 0.05) & (rec.t < tb + 20.0 - 0.05)
+    assert np.all(rec["B.V"][window, 0] == -70.0)

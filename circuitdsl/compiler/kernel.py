@@ -215,6 +215,25 @@ def _spikes(fn, lowered, g):
     fn.emit(3, f"SPK[{K} + i] = 0.0")
 
 
+def _refractory_guard(fn, p, depth, now):
+    """Open an `if` that skips a post unit that is refractory and whose held state (a reset
+    target, e.g. V) the edge would change; returns the depth inside (Brian2's semantics)."""
+    m = p.post.model
+    if m.spike is None or m.spike.refractory in (0, 0.0, None):
+        return depth
+    held = {s.target for s in m.spike_reset}
+    touched = {s.target.split(".", 1)[1] for s in p.on_pre if s.target.startswith("post.")}
+    if not held & touched:
+        return depth
+    r = m.spike.refractory
+    if isinstance(r, str):
+        fn.emit(depth, f"_refr = P[{fn.off(f'P_{p.post.name}_{r}')} + i]")
+        r = "_refr"
+    last = f"SPK[{fn.off(f'K_{p.post.name}')} + {fn.off(f'N_{p.post.name}')} + i]"
+    fn.emit(depth, f"if {now} >= {last} + {r}:")
+    return depth + 1
+
+
 def _on_pre(fn, lowered, p):
     g = p.pre
     K, N = fn.off(f"K_{g.name}"), fn.off(f"N_{g.name}")
@@ -225,7 +244,9 @@ def _on_pre(fn, lowered, p):
     fn.emit(4, f"q = PORD[{fn.off(f'X_{p.name}')} + _o]")
     fn.emit(4, f"i = POST[{fn.off(f'X_{p.name}')} + q]")
     if not p.delay:
-        cg._edge_statements(fn, 4, p, p.on_pre, p.pre, p.post, "j", "i", "q", _stream(lowered, p))
+        depth = _refractory_guard(fn, p, 4, "t + dt")
+        cg._edge_statements(fn, depth, p, p.on_pre, p.pre, p.post, "j", "i", "q",
+                            _stream(lowered, p))
         return
     names, loads = cg._edge_names(fn, p, p.pre, p.post, "j", "i", "q")
     printer = KernelPrinter(names, _stream(lowered, p))
@@ -246,7 +267,8 @@ def _delay_arrivals(fn, lowered, p):
     off = fn.off(f"{arr}_{g.name}_{var}")
     fn.emit(1, f"for i in range({NP}):")
     fn.emit(2, f"_slot = {D} + (k % {p.delay + 1}) * {NP} + i")
-    fn.emit(2, f"{arr}[{off} + i] += DB[_slot]")
+    depth = _refractory_guard(fn, p, 2, "t")
+    fn.emit(depth, f"{arr}[{off} + i] += DB[_slot]")
     fn.emit(2, "DB[_slot] = 0.0")
 
 
