@@ -1,5 +1,6 @@
 """200-unit tanh rate network, sparse recurrence p = 0.1, dt = 1 ms, Euler: steps per second,
-circuitdsl's compiled kernel vs a plain NumPy loop (dense W @ r per step), side by side.
+circuitdsl's compiled kernel vs plain NumPy loops (dense W @ r per step, and a scipy.sparse CSR
+matrix per step), side by side in one run.
 
     python bench/rate_network.py [--steps 200000]
 """
@@ -40,6 +41,13 @@ def main():
     for _ in range(n_np):
         x = x + (-x + W @ np.tanh(x)) / tau
     numpy_s = (time.perf_counter() - t0) * 10
+    import scipy.sparse
+    Ws = scipy.sparse.csr_matrix(W)
+    x = x0.copy()
+    t0 = time.perf_counter()
+    for _ in range(n_np):
+        x = x + (-x + Ws @ np.tanh(x)) / tau
+    sparse_s = (time.perf_counter() - t0) * 10
     # Same trajectory check on a short run.
     sim.reset()
     short = sim.run(100.0, record=["R.x"])["R.x"][-1]
@@ -50,8 +58,12 @@ def main():
     print(json.dumps(dict(
         machine=f"{platform.machine()} {os.cpu_count()} cores", numpy=np.__version__,
         numba=numba.__version__, steps=args.steps,
-        circuitdsl_steps_per_s=round(args.steps / ours), numpy_steps_per_s=round(args.steps / numpy_s),
-        speedup=round(numpy_s / ours, 1), max_abs_diff_after_100_steps=float(np.abs(short - x).max())),
+        circuitdsl_steps_per_s=round(args.steps / ours),
+        numpy_dense_steps_per_s=round(args.steps / numpy_s),
+        scipy_sparse_steps_per_s=round(args.steps / sparse_s),
+        speedup_vs_numpy_dense=round(numpy_s / ours, 2),
+        speedup_vs_scipy_sparse=round(sparse_s / ours, 2),
+        max_abs_diff_after_100_steps=float(np.abs(short - x).max())),
         indent=1))
 
 
