@@ -100,6 +100,31 @@ def cmd_plot(args):
     print(f"figures written to {out}")
 
 
+def cmd_sweep(args):
+    from circuitdsl.sweep import parse_grid, sweep
+    if args.scheduler and args.dask_local:
+        raise CLIError("use either --scheduler ADDRESS or --dask-local, not both")
+    if args.seeds < 1:
+        raise CLIError(f"--seeds must be >= 1, got {args.seeds}")
+    grid, params = parse_grid(args.grid, cast=_value), _params(args.set)
+    try:
+        rows = sweep(args.circuit, seeds=args.seeds, grid=grid, params=params,
+                     workers=args.workers, scheduler=args.scheduler, out=args.out,
+                     trials=args.trials, root_seed=args.root_seed, progress=not args.quiet,
+                     dask_local=args.dask_local)
+    except KeyboardInterrupt:
+        print(f"circuitdsl: interrupted; finished runs are kept in {args.out}; run the same "
+              "command again to finish the sweep", file=sys.stderr)
+        raise SystemExit(130) from None
+    failed = [r for r in rows if r["status"] == "failed"]
+    print(f"{len(rows) - len(failed)} of {len(rows)} runs done; summary in "
+          f"{Path(args.out) / 'summary.csv'}")
+    if failed:
+        print(f"circuitdsl: {len(failed)} run(s) failed (see the error column of summary.csv; "
+              "run the same command again to retry them)", file=sys.stderr)
+        raise SystemExit(1)
+
+
 def parser():
     p = argparse.ArgumentParser(prog="circuitdsl", description=circuitdsl.__doc__)
     p.add_argument("--version", action="version", version=f"circuitdsl {circuitdsl.__version__}")
@@ -127,6 +152,25 @@ def parser():
     pl = sub.add_parser("plot", help="redraw a run's figures")
     pl.add_argument("dir")
     pl.set_defaults(fn=cmd_plot)
+    sw = sub.add_parser("sweep", help="many runs: seeds x a parameter grid, in parallel")
+    sw.add_argument("circuit", help="a ready circuit name or a .py file")
+    sw.add_argument("--seeds", type=int, default=1, help="runs per grid point (default 1)")
+    sw.add_argument("--root-seed", type=int, default=0,
+                    help="seed the run seeds are derived from (default 0)")
+    sw.add_argument("--grid", action="append", metavar="NAME.PARAM=V1,V2,...",
+                    help="a swept parameter (repeat for a Cartesian product)")
+    sw.add_argument("--set", action="append", metavar="NAME.PARAM=VALUE",
+                    help="a fixed parameter of every run")
+    sw.add_argument("--trials", type=int)
+    sw.add_argument("--workers", type=int,
+                    help="local worker processes (default: the number of cores)")
+    sw.add_argument("--out", required=True, help="sweep directory")
+    sw.add_argument("--scheduler", metavar="tcp://HOST:PORT",
+                    help="run on an existing Dask cluster")
+    sw.add_argument("--dask-local", action="store_true",
+                    help="run on a Dask LocalCluster of --workers processes")
+    sw.add_argument("--quiet", action="store_true", help="no progress bar")
+    sw.set_defaults(fn=cmd_sweep)
     return p
 
 

@@ -8,6 +8,7 @@ from __future__ import annotations
 import importlib
 import importlib.util
 import json
+import os
 import pkgutil
 import platform
 import time
@@ -65,6 +66,14 @@ def build_circuit(name, params):
     return circuit
 
 
+def write_json(path, data):
+    """Write run metadata atomically: a run killed mid-write keeps the previous file."""
+    path = Path(path)
+    tmp = path.with_suffix(".json.tmp")
+    tmp.write_text(json.dumps(data, indent=2, default=str))
+    os.replace(tmp, path)
+
+
 def runner_factory(circuit):
     """The circuit's trial runner factory, or None for a plain simulation."""
     from circuitdsl.experiment import classification_runner
@@ -93,7 +102,7 @@ def run_one(name, seed, params, out, trials=None, dt=None, resume=False, progres
     out.mkdir(parents=True, exist_ok=True)
     factory = runner_factory(circuit)
     if factory is None:
-        return _run_plain(circuit, name, seed, dt, duration or 1000.0, out)
+        return _run_plain(circuit, name, seed, dt, duration or 1000.0, out, params)
     trials = trials if trials is not None else \
         (meta or {}).get("trials") or circuit.meta.get("default_trials", 100)
     if trials < 1:
@@ -110,7 +119,7 @@ def run_one(name, seed, params, out, trials=None, dt=None, resume=False, progres
         if stim:
             images = circuit[stim].images
             meta.update(stimuli=images.source, stimuli_sha256=images.sha256)
-        (out / "run.json").write_text(json.dumps(meta, indent=2, default=str))
+        write_json(out / "run.json", meta)
     meta["trials"] = trials
     rows = run_trials(runner, trials, out, resume=resume, progress=progress)
     summary = runner.finish(out, rows, meta) if hasattr(runner, "finish") else ""
@@ -118,17 +127,20 @@ def run_one(name, seed, params, out, trials=None, dt=None, resume=False, progres
     meta.update(finished=time.strftime("%Y-%m-%d %H:%M:%S"), n_trials_done=len(rows),
                 seconds_this_session=round(time.perf_counter() - t0, 3), summary=summary,
                 metrics=metrics)
-    (out / "run.json").write_text(json.dumps(meta, indent=2, default=str))
+    write_json(out / "run.json", meta)
     return meta
 
 
-def _run_plain(circuit, name, seed, dt, duration, out):
+def _run_plain(circuit, name, seed, dt, duration, out, params=None):
     from circuitdsl.simulator import Simulator
+    t0 = time.perf_counter()
     sim = Simulator(circuit, dt=dt, seed=seed)
     rec = sim.run(duration)
     counts = {p: rec.spike_counts(p).tolist() for p in rec.spikes}
-    meta = dict(circuit=circuit.name, circuit_source=str(name), seed=seed, dt=dt,
-                duration=duration, spike_counts=counts,
-                summary=f"simulated {duration} ms", metrics={})
-    (out / "run.json").write_text(json.dumps(meta, indent=2))
+    meta = dict(circuit=circuit.name, circuit_source=str(name), version=circuitdsl.__version__,
+                seed=seed, dt=dt, duration=duration, set=dict(params or {}),
+                spike_counts=counts, summary=f"simulated {duration} ms", metrics={},
+                seconds_this_session=round(time.perf_counter() - t0, 3),
+                finished=time.strftime("%Y-%m-%d %H:%M:%S"))
+    write_json(out / "run.json", meta)
     return meta
