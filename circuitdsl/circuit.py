@@ -22,6 +22,15 @@ class CircuitError(ValueError):
     """Bad circuit description: unknown block, bad edge option."""
 
 
+def resolve_params(circuit_name, defaults, given):
+    """A circuit file's parameters: its defaults updated by `given`, unknown names refused."""
+    unknown = sorted(set(given) - set(defaults))
+    if unknown:
+        raise CircuitError(f"{circuit_name} has no parameter {', '.join(unknown)}; "
+                           f"parameters: {', '.join(defaults)}")
+    return {**defaults, **given}
+
+
 def stable_rng(seed, *names):
     """A generator derived from the root seed and a name path (stable across runs)."""
     key = tuple(zlib.crc32(str(n).encode()) for n in names)

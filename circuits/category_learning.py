@@ -10,7 +10,7 @@ from __future__ import annotations
 from circuitdsl.blocks import (SNc, TAN, CorticalWTA, GreedyPolicy, ImageStimulus,
                                NextGenerationEI, Striatum)
 from circuitdsl.blocks.neural_mass import TUTORIAL
-from circuitdsl.circuit import Circuit
+from circuitdsl.circuit import Circuit, resolve_params
 from circuitdsl.datasets import generate_category_stimuli, load_image_csv
 from circuitdsl.learning import HebbianModulationPlasticity, HebbianPlasticity
 
@@ -30,16 +30,8 @@ PARAMS = {
 }
 
 
-def resolve(params):
-    unknown = sorted(set(params) - set(PARAMS))
-    if unknown:
-        raise ValueError(f"category-learning has no parameter {', '.join(unknown)}; "
-                         f"parameters: {', '.join(PARAMS)}")
-    return {**PARAMS, **params}
-
-
 def build(**params):
-    p = resolve(params)
+    p = resolve_params("category-learning", PARAMS, params)
     images = (load_image_csv(p["stimuli"], n_pixels=20) if p["stimuli"]
               else generate_category_stimuli(1000, 20, seed=int(p["stimuli_seed"])))
     c = Circuit("category-learning")

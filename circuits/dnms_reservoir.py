@@ -16,7 +16,7 @@ from __future__ import annotations
 import numpy as np
 
 from circuitdsl.blocks.reservoir import Reservoir
-from circuitdsl.circuit import Circuit
+from circuitdsl.circuit import Circuit, resolve_params
 from circuitdsl.environments import DNMSTask
 from circuitdsl.learning import MiconiRule
 
@@ -32,11 +32,7 @@ PARAMS = {"variant": "original", "learn_after": 100, "dt": 1.0, "max_dw": 3e-4}
 
 
 def build(**params):
-    unknown = sorted(set(params) - set(PARAMS))
-    if unknown:
-        raise ValueError(f"dnms-reservoir has no parameter {', '.join(unknown)}; "
-                         f"parameters: {', '.join(PARAMS)}")
-    p = {**PARAMS, **params}
+    p = resolve_params("dnms-reservoir", PARAMS, params)
     if p["variant"] not in VARIANTS:
         raise ValueError(f"dnms-reservoir: variant must be one of {', '.join(VARIANTS)}, "
                          f"got {p['variant']!r}")

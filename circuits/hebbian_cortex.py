@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from circuitdsl.blocks import CorticalWTA, ImageStimulus, NextGenerationEI
 from circuitdsl.blocks.neural_mass import TUTORIAL
-from circuitdsl.circuit import Circuit
+from circuitdsl.circuit import Circuit, resolve_params
 from circuitdsl.datasets import generate_category_stimuli, load_image_csv
 from circuitdsl.learning import HebbianPlasticity
 
@@ -20,11 +20,7 @@ PARAMS = {"stimuli": None, "stimuli_seed": 0, "VAC.density": 0.05, "AC.density":
 
 
 def build(**params):
-    unknown = sorted(set(params) - set(PARAMS))
-    if unknown:
-        raise ValueError(f"hebbian-cortex has no parameter {', '.join(unknown)}; "
-                         f"parameters: {', '.join(PARAMS)}")
-    p = {**PARAMS, **params}
+    p = resolve_params("hebbian-cortex", PARAMS, params)
     images = (load_image_csv(p["stimuli"], n_pixels=20) if p["stimuli"]
               else generate_category_stimuli(1000, 20, seed=int(p["stimuli_seed"])))
     c = Circuit("hebbian-cortex")
