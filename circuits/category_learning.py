@@ -68,5 +68,5 @@ def build(**params):
     c.connect("STR1", "SNc", weight=1.0)
     c.connect("STR2", "SNc", weight=1.0)
     c.meta.update(kind="classification", t_block=p["t_block"], t_warmup=p["t_warmup"],
-                  dt=p["dt"], stimulus="stim", params=p, default_trials=100)
+                  dt=p["dt"], stimulus="stim", params=p, default_trials=400)
     return c
