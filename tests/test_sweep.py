@@ -162,7 +162,7 @@ def test_killed_sweep_resumes_without_redoing_finished_runs(tmp_path):
     assert rows_before == {d: len(read_trace(d / "trace.csv")) for d in interrupted}
     assert set(finished(out)) == set(done_before)
 
-    result = subprocess.run(cmd, capture_output=True, text=True, timeout=120)
+    result = subprocess.run(cmd, check=False, capture_output=True, text=True, timeout=120)
     assert result.returncode == 0, result.stderr
     assert "4 of 4 runs done" in result.stdout
     for d, stamp in stamps.items():            # finished runs were not redone
