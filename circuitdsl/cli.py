@@ -72,8 +72,8 @@ def cmd_run(args):
         if not args.circuit:
             raise CLIError("run needs a circuit name or file (or --resume DIR)")
         params = _params(args.set)
-        for option in ("variant", "protocol"):
-            if getattr(args, option):
+        for option in ("variant", "protocol", "hebbian_rate", "epochs", "iterations"):
+            if getattr(args, option) is not None:
                 params[option] = getattr(args, option)
         if args.stimuli:
             if not Path(args.stimuli).is_file():
@@ -145,6 +145,10 @@ def parser():
     r.add_argument("--stimuli", help="CSV of images with a category column")
     r.add_argument("--variant", help="circuit variant (e.g. dnms-reservoir: original, sparse)")
     r.add_argument("--protocol", help="circuit protocol, for circuits that have several")
+    r.add_argument("--hebbian-rate", type=float,
+                   help="two-pathway-reaching: the slow Hebbian rate eta_v (0: supervised only)")
+    r.add_argument("--epochs", type=int, help="lttb-trajectory: training epochs")
+    r.add_argument("--iterations", type=int, help="lttb-trajectory: iterations per epoch")
     r.add_argument("--set", action="append", metavar="NAME.PARAM=VALUE")
     r.add_argument("--resume", metavar="DIR", help="continue an interrupted run")
     r.add_argument("--quiet", action="store_true", help="no progress bar")
