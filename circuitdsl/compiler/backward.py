@@ -251,7 +251,9 @@ class GradientProgram:
         self._slots = []   # where each Parameter's gradient comes from
         for p in self.projections:
             if p.index in self.train_w:
-                label = " + ".join(dict.fromkeys(s.connection.label for s in p.sets))
+                on = set(p.order_origin[0][masks_w[p.index] > 0])
+                label = " + ".join(dict.fromkeys(s.connection.label for k, s in
+                                                 enumerate(p.sets) if k in on))
                 self.parameters.append(Parameter(label, self.W[p.index],
                                                  masks_w[p.index].reshape(self.W[p.index].shape)))
                 self._slots.append(("W", p.index, None))
