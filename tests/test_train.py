@@ -179,3 +179,57 @@ def test_initialisers():
     b = uniform_init(0.125)(rng, 100_000)
     assert b.min() >= -0.125 and b.max() <= 0.125 and b.var() == pytest.approx(0.125**2 / 3,
                                                                                 rel=0.02)
+
+
+def test_cli_train_writes_the_run_files(tmp_path, capsys):
+    from circuitdsl.cli import main
+    out = tmp_path / "wm"
+    assert main(["train", "working-memory-rnn", "--steps", "40", "--seed", "2", "--out",
+                 str(out), "--set", "hidden=16", "--quiet"]) == 0
+    assert sorted(p.name for p in out.iterdir()) == ["learning_curve.png", "pca.png",
+                                                     "run.json", "trace.csv", "weights.npz"]
+    rows = (out / "trace.csv").read_text().splitlines()
+    assert rows[0] == "step,loss,accuracy" and len(rows) == 41 and rows[40].startswith("40,")
+    w = np.load(out / "weights.npz")
+    assert w["rnn -> rnn"].shape == (16, 16) and w["rnn -> out"].shape == (3, 16)
+    assert "40 steps" in capsys.readouterr().out
+
+
+@pytest.mark.parametrize("argv, message", [
+    (["--steps", "0"], "--steps must be >= 1, got 0"),
+    (["--lr", "-1"], "--lr must be > 0"),
+    (["--set", "hiden=3"], "working-memory-rnn has no parameter hiden"),
+])
+def test_cli_train_bad_input_is_one_line_and_status_2(tmp_path, capsys, argv, message):
+    from circuitdsl.cli import main
+    assert main(["train", "working-memory-rnn", "--out", str(tmp_path / "x")] + argv) == 2
+    err = capsys.readouterr().err.strip()
+    assert err.startswith("circuitdsl: error:") and message in err and "\n" not in err
+
+
+def test_cli_train_needs_a_training_setup(tmp_path, capsys):
+    from circuitdsl.cli import main
+    assert main(["train", "dnms-reservoir", "--out", str(tmp_path / "x")]) == 2
+    assert "has no training set-up" in capsys.readouterr().err
+
+
+def test_interrupt_keeps_trace_and_weights(tmp_path, monkeypatch):
+    import json
+
+    import circuitdsl.training_run as tr
+    real_train = tr.train
+
+    def interrupted(*args, on_step, **kwargs):
+        def stop_at_25(step, loss, acc):
+            on_step(step, loss, acc)
+            if step == 25:
+                raise KeyboardInterrupt
+        return real_train(*args, on_step=stop_at_25, **kwargs)
+    monkeypatch.setattr(tr, "train", interrupted)
+    with pytest.raises(KeyboardInterrupt):
+        tr.train_run("working-memory-rnn", 0, tmp_path, params=dict(hidden=8), steps=100,
+                     progress=False)
+    assert len((tmp_path / "trace.csv").read_text().splitlines()) == 26
+    assert np.load(tmp_path / "weights.npz")["obs -> rnn"].shape == (8, 2)
+    meta = json.loads((tmp_path / "run.json").read_text())
+    assert meta["status"] == "interrupted" and meta["steps_done"] == 25
