@@ -125,6 +125,20 @@ def cmd_sweep(args):
         raise SystemExit(1)
 
 
+def cmd_train(args):
+    from circuitdsl.training_run import train_run
+    out = Path(args.out or f"results/{Path(args.circuit).stem}-seed{args.seed}")
+    try:
+        meta = train_run(args.circuit, args.seed, out, params=_params(args.set),
+                         steps=args.steps, batch_size=args.batch_size, lr=args.lr,
+                         progress=not args.quiet)
+    except KeyboardInterrupt:
+        print(f"circuitdsl: interrupted; trace.csv and weights.npz so far are in {out}",
+              file=sys.stderr)
+        raise SystemExit(130) from None
+    print(f"{meta['circuit']}: {meta['steps_done']} steps, {meta['summary']}; results in {out}")
+
+
 def parser():
     p = argparse.ArgumentParser(prog="circuitdsl", description=circuitdsl.__doc__)
     p.add_argument("--version", action="version", version=f"circuitdsl {circuitdsl.__version__}")
@@ -175,6 +189,16 @@ def parser():
                     help="run on a Dask LocalCluster of --workers processes")
     sw.add_argument("--quiet", action="store_true", help="no progress bar")
     sw.set_defaults(fn=cmd_sweep)
+    tr = sub.add_parser("train", help="train a circuit by gradient descent (BPTT)")
+    tr.add_argument("circuit", help="a ready circuit name or a .py file")
+    tr.add_argument("--steps", type=int, help="training steps (default: the circuit's)")
+    tr.add_argument("--seed", type=int, default=0)
+    tr.add_argument("--out", help="run directory (default results/NAME-seedS)")
+    tr.add_argument("--batch-size", type=int)
+    tr.add_argument("--lr", type=float, help="learning rate (default: the circuit's)")
+    tr.add_argument("--set", action="append", metavar="PARAM=VALUE")
+    tr.add_argument("--quiet", action="store_true", help="no progress bar")
+    tr.set_defaults(fn=cmd_train)
     return p
 
 
