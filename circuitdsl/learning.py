@@ -51,3 +51,29 @@ def MiconiRule(eta=0.1, max_dw=3e-4, t_trace=2.5):
         on_step=f"e = e + heaviside(t - {float(t_trace)!r})*(pre.r_prev*(post.x - post.x_mean))**3",
         on_trial_end="w = w + clip(-eta*Ebar*e*(E - Ebar), -max_dw, max_dw)",
         params=dict(eta=eta, max_dw=max_dw), traces=dict(e=0.0), signals=("E", "Ebar"))
+
+
+def LTTBRecurrentRule(eta=10.0, w_lo=float("-inf"), w_hi=float("inf")):
+    """LTTB's burst-dependent rule for the apical recurrent weights (Capone et al. 2022, §A.5),
+    applied every step with values one step old, kept by the post unit (LTTBBurstNeuron):
+
+        dw_ij = eta [S^d_i(t+1) - sigmoid(gamma V^p_i(t))] (1 - S^p_i(t)) SW_i(t+1) dH_j
+
+    then clipped to [w_lo, w_hi] (sign constraints, "pin"; scalars or (N_post, N_pre)
+    matrices, e.g. 0 on the diagonal). The post factor is zero outside somatic windows, so the
+    kernel skips those rows (compiler/gating.py). `post.learn` = 0 freezes the rule."""
+    return LearningRule(
+        "LTTBRecurrentRule",
+        on_step="w = clip(w + eta*post.learn*(post.Sd_prev - sigmoid(post.gamma*post.Vp_prev))"
+                "*(1 - post.Sp_prev2)*post.SW_prev*pre.dH, w_lo, w_hi)",
+        params=dict(eta=eta, w_lo=w_lo, w_hi=w_hi))
+
+
+def LTTBReadoutRule(eta=0.01, signal="B_filt_total"):
+    """Online delta rule of LTTB's readout, dw_oj = eta (y*_o - Y_o) r_j every step, with r
+    the presynaptic `signal` one step old (the value Y was computed from); the readout's
+    bias follows its own eta_bias."""
+    return LearningRule(
+        "LTTBReadoutRule",
+        on_step=f"w = w + eta*post.learn*post.err*pre.{signal}_prev",
+        params=dict(eta=eta))

@@ -109,7 +109,7 @@ class Model(_Scoped):
     """Dynamics of one kind of unit. See the module docstring and docs/concepts.md."""
 
     def __init__(self, name, equations="", states=None, params=None, inputs=(), spike=None,
-                 events=(), on_step="", doc=""):
+                 events=(), on_step="", doc="", update=""):
         self.name = name
         self.doc = doc
         self.states = _positions(name, "state", states)
@@ -148,6 +148,9 @@ class Model(_Scoped):
                                     st.line.text.find(name_), len(name_),
                                     f"on_step runs before inputs are summed, so it cannot "
                                     f"read input '{name_}'")
+        # `update` runs after the inputs are summed and the ODEs integrated, before spikes: a
+        # discrete-time map x <- f(x, inputs) (e.g. LTTB's compartments), so it may read inputs.
+        self.update = self._statements(update, assignable, "update")
         self.spike = spike
         if spike is not None:
             cond_line = split_lines(name, f"_spike = {spike.condition}")[0]
@@ -171,6 +174,7 @@ class Model(_Scoped):
         used = set()
         exprs = list(self.ode.values()) + list(self.derived.values())
         exprs += [s.expr for group in self.event_statements for s in group] + [s.expr for s in self.on_step]
+        exprs += [s.expr for s in self.update]
         for e in exprs:
             used |= {s.name for s in self.expand(e).free_symbols}
         for inp in self.inputs:

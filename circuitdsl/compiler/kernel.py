@@ -4,7 +4,7 @@ from __future__ import annotations
 import sympy as sp
 
 from circuitdsl.compiler import codegen as cg
-from circuitdsl.compiler import separable
+from circuitdsl.compiler import gating, separable
 from circuitdsl.compiler.printer import KernelPrinter
 
 ARGS = ("k0, n_steps, dt, S, P, I, F, PRE, POST, LPOST, PTR, PPTR, PORD, SPK, DB, RNG, L, "
@@ -31,7 +31,7 @@ def _inputs_fn(lowered, g):
         st = p.current
         expr = cg.resolve_edge(st.expr, p.pre.model, p.post.model)
         names, loads = cg._edge_names(fn, p, p.pre, p.post, "j", "i", "q")
-        if p.full and _dense_current(fn, lowered, p, expr, names, loads, st):
+        if getattr(p, "dense_rows", None) and _dense_current(fn, lowered, p, expr, names, loads, st):
             continue
         expr = _hoist_presynaptic(fn, lowered, p, expr, names)
         post_syms = {s for s in expr.free_symbols if s.name.startswith("post__")}
@@ -52,12 +52,14 @@ def _inputs_fn(lowered, g):
 
 
 def _dense_current(fn, lowered, p, expr, names, loads, st):
-    """A full projection whose current is w * f(pre): one BLAS matrix-vector product."""
+    """A dense projection (every pre unit for rows DR0..DR0+DRN of the post group) whose
+    current is w * f(pre): one BLAS matrix-vector product."""
     w = sp.Symbol("w", real=True)
     rest = sp.simplify(expr / w)
     if w in rest.free_symbols or any(not s.name.startswith("pre__") for s in rest.free_symbols):
         return False
-    N_pre, N_post = fn.off(f"N_{p.pre.name}"), fn.off(f"N_{p.post.name}")
+    N_pre, N_post = fn.off(f"N_{p.pre.name}"), fn.off(f"DRN_{p.name}")
+    row0 = fn.off(f"DR0_{p.name}")
     fn.emit(1, f"_v = np.empty({N_pre})")
     fn.emit(1, f"for j in range({N_pre}):")
     for s in sorted(rest.free_symbols, key=lambda s: s.name):
@@ -67,7 +69,7 @@ def _dense_current(fn, lowered, p, expr, names, loads, st):
     fn.emit(1, f"_out = np.dot(F[{off}:{off} + {N_post} * {N_pre}].reshape(({N_post}, {N_pre})), _v)")
     target = st.target.split(".", 1)[1]
     fn.emit(1, f"for i in range({N_post}):")
-    fn.emit(2, f"I[{fn.off(f'I_{p.post.name}_{target}')} + i] += _out[i]")
+    fn.emit(2, f"I[{fn.off(f'I_{p.post.name}_{target}')} + {row0} + i] += _out[i]")
     return True
 
 
@@ -152,6 +154,20 @@ def _on_step(fn, lowered, g):
     fn.emit(1, f"for i in range({fn.off(f'N_{g.name}')}):")
     expanded = [type(st)(st.target, st.op, m.expand(st.expr), st.line) for st in m.on_step]
     cg._emit_statements(fn, 2, g, expanded, names, loads, _stream(lowered, g))
+
+
+def _update(fn, lowered, g):
+    """A group's `update` statements: after integration, before spikes; they may read inputs
+    (a discrete-time map). Their results join the finiteness check."""
+    m = g.model
+    if not getattr(m, "update", None):
+        return
+    names, loads = cg._group_names(fn, g)
+    fn.emit(1, f"for i in range({fn.off(f'N_{g.name}')}):")
+    expanded = [type(st)(st.target, st.op, m.expand(st.expr), st.line) for st in m.update]
+    cg._emit_statements(fn, 2, g, expanded, names, loads, _stream(lowered, g))
+    fn.emit(2, "chk += " + " + ".join(names[x] for x in dict.fromkeys(st.target
+                                                                       for st in m.update)))
 
 
 def _integrate(fn, lowered, g):
@@ -328,6 +344,8 @@ def generate(lowered):
     for g in lowered.groups:
         _integrate(fn, lowered, g)
     for g in lowered.groups:
+        _update(fn, lowered, g)
+    for g in lowered.groups:
         if g.model.spike is not None:
             _spikes(fn, lowered, g)
     for p in lowered.projections:
@@ -336,7 +354,7 @@ def generate(lowered):
     for p in lowered.projections:
         if plans[p.index]:
             separable.emit_record(fn, lowered, p, plans[p.index], _stream(lowered, p))
-        elif p.rule_step:
+        elif p.rule_step and not gating.emit(fn, p, _stream(lowered, p)):
             _rule_loop(fn, lowered, p, p.rule_step)
     if any(plans.values()):
         fn.emit(1, "_sep_row += 1")

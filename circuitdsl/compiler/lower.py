@@ -174,8 +174,7 @@ def lower(network, dt, method="exponential_euler", seed=0):
                 params.setdefault(name, []).append(s.params[name])
             if rule is not None:
                 for name in rule.params:
-                    params.setdefault(name, []).append(np.full(len(s.weight),
-                                                               float(s.rule.params[name])))
+                    params.setdefault(name, []).append(_rule_values(s, name))
                 for name, init in rule.traces.items():
                     params.setdefault(name, []).append(np.full(len(s.weight), float(init)))
             origin.append(np.stack([np.full(len(s.weight), set_id), np.arange(len(s.weight))]))
@@ -188,6 +187,9 @@ def lower(network, dt, method="exponential_euler", seed=0):
         # so the kernel can use a BLAS matrix-vector product instead of a CSR loop.
         p.full = bool(M == p.pre.N * p.post.N and M > 0 and
                       np.array_equal(pre, np.tile(np.arange(p.pre.N), p.post.N)))
+        # The same holds for every pre unit x a contiguous range of post units (E -> E and
+        # I -> E landing on the E part of a group that also holds I): a product on those rows.
+        p.dense_rows = _dense_rows(pre, post, p.pre.N) if M else None
         p.fields = ["w"] + list(params)
         F = np.vstack([np.concatenate(w)[order]] + [np.concatenate(params[n])[order]
                                                    for n in params]) if M else \
@@ -198,6 +200,8 @@ def lower(network, dt, method="exponential_euler", seed=0):
         pord = np.argsort(pre, kind="stable").astype(np.int64)
         pptr = np.cumsum(np.concatenate([[0], np.bincount(pre, minlength=p.pre.N)])).astype(np.int64)
         layout.add(f"M_{p.name}", M)
+        layout.add(f"DR0_{p.name}", p.dense_rows[0] if p.dense_rows else 0)
+        layout.add(f"DRN_{p.name}", p.dense_rows[1] if p.dense_rows else 0)
         for j, name in enumerate(p.fields):
             layout.add(f"F_{p.name}_{name}", f_off + j * M)
         layout.add(f"X_{p.name}", x_off)
@@ -236,6 +240,32 @@ def lower(network, dt, method="exponential_euler", seed=0):
               for p in projections]
     arrays["RNG"] = seed_streams(seed, labels) if labels else np.zeros(1, dtype=np.uint64)
     return Lowered(network, dt, groups, projections, layout, arrays, arrays["S"].copy(), labels)
+
+
+def _rule_values(s, name):
+    """A rule parameter for each synapse of set `s`: a scalar, or an (N_post, N_pre) matrix
+    read at the set's (post, pre) pairs (e.g. weight bounds that differ on the diagonal)."""
+    value = np.asarray(s.rule.params[name], dtype=float)
+    if value.ndim == 0:
+        return np.full(len(s.weight), float(value))
+    if value.shape != (s.post.N, s.pre.N):
+        label = s.connection.label if s.connection is not None else f"{s.pre.name} -> {s.post.name}"
+        raise ValueError(f"edge {label}: learning rule '{s.rule.name}' parameter '{name}' has "
+                         f"shape {value.shape}; expected a scalar or ({s.post.N}, {s.pre.N})")
+    return value[s.post_idx, s.pre_idx]
+
+
+def _dense_rows(pre, post, n_pre):
+    """(first row, number of rows) if the sorted pairs are every pre unit for each of a
+    contiguous range of post units, row-major; else None."""
+    if len(pre) % n_pre:
+        return None
+    n = len(pre) // n_pre
+    lo = int(post[0])
+    if np.array_equal(post, np.repeat(np.arange(lo, lo + n), n_pre)) and \
+            np.array_equal(pre, np.tile(np.arange(n_pre), n)):
+        return lo, n
+    return None
 
 
 def _topological(groups, network):

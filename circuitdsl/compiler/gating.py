@@ -1,0 +1,95 @@
+"""Per-step weight rules gated by a postsynaptic factor: rows whose factor is 0 are skipped.
+
+An online rule `w = w + g*h` (or `w = clip(w + g*h, lo, hi)`) whose increment has a factor g
+that depends only on the postsynaptic unit (and time) changes nothing in a row where g = 0.
+The kernel then computes g once per postsynaptic unit and visits the unit's synapses only when
+g != 0 (LTTB's recurrent rule is nonzero only inside somatic windows, a quarter of the rows or
+fewer). For the clipped form a skipped row keeps weights that already lie within [lo, hi] as
+they are, which is what the clip gives; a weight outside its bounds is clipped the first time
+its row is visited, so start such rules with weights inside their bounds.
+
+Rules with random draws, several statements or a learning target other than the edge's own
+post unit are left to the plain per-synapse loop.
+"""
+from __future__ import annotations
+
+import sympy as sp
+
+from circuitdsl.compiler import codegen as cg
+from circuitdsl.compiler.printer import KernelPrinter
+from circuitdsl.equations import RandomFunction
+
+GATE = sp.Symbol("_gate", real=True)
+
+
+def _post_side(sym):
+    return sym.name.startswith("post__") or sym.name in ("t", "dt")
+
+
+def _is_clip_of(expr, x):
+    """expr is x, or min/max nests of x with bounds free of x."""
+    if expr == x:
+        return True
+    if isinstance(expr, (sp.Min, sp.Max)):
+        inner = [a for a in expr.args if x in a.free_symbols]
+        return len(inner) == 1 and _is_clip_of(inner[0], x)
+    return False
+
+
+def plan(p):
+    """(gate expression, gated statement expression) for projection p's per-step rule, or
+    None when the rule does not have the gated form."""
+    if len(p.rule_step) != 1 or p.lpost is not p.post or "." in p.rule_step[0].target:
+        return None
+    st = p.rule_step[0]
+    x = sp.Symbol(st.target, real=True)
+    expr = cg.resolve_edge(st.expr, p.pre.model, p.lpost.model)
+    if expr.atoms(RandomFunction):
+        return None
+    if st.op == "+=":
+        expr = x + expr
+    elif st.op != "=":
+        return None
+    # The sum x + increment, at the top or inside a clip.
+    node = next((a for a in sp.preorder_traversal(expr)
+                 if isinstance(a, sp.Add) and x in a.args), None)
+    if node is None:
+        return None
+    inc = node - x
+    gate = [f for f in sp.Mul.make_args(inc)
+            if f.free_symbols and all(_post_side(s) for s in f.free_symbols)]
+    if not gate:
+        return None
+    g = sp.Mul(*gate)
+    rest = sp.Mul(*[f for f in sp.Mul.make_args(inc) if f not in gate])
+    gated = expr.xreplace({node: x + GATE * rest})
+    if GATE not in gated.free_symbols or not _is_clip_of(gated.xreplace({GATE: 0}), x):
+        return None
+    return g, gated
+
+
+def emit(fn, p, stream):
+    """Emit the gated per-step loop for projection p; False if the rule is not gated."""
+    if not p.rule_step:
+        return False
+    planned = plan(p)
+    if planned is None:
+        return False
+    g, gated = planned
+    st = p.rule_step[0]
+    names, loads = cg._edge_names(fn, p, p.pre, p.post, "j", "i", "q")
+    names[GATE.name] = GATE.name
+    printer = KernelPrinter(names, stream)
+    R, X = fn.off(f"R_{p.name}"), fn.off(f"X_{p.name}")
+    fn.emit(1, f"for i in range({fn.off(f'N_{p.post.name}')}):")
+    cg._emit_loads(fn, 2, loads, [g])
+    fn.emit(2, f"_gate = {printer.doprint(g)}")
+    fn.emit(2, "if _gate == 0.0:")
+    fn.emit(3, "continue")
+    fn.emit(2, f"for q in range(PTR[{R} + i], PTR[{R} + i + 1]):")
+    fn.emit(3, f"j = PRE[{X} + q]")
+    target = st.target
+    cg._emit_loads(fn, 3, loads, [gated, sp.Symbol(target)])
+    fn.emit(3, f"{names[target]} = {printer.doprint(gated)}")
+    fn.emit(3, cg._edge_store(fn, p, target, p.pre, p.post, "j", "i", "q"))
+    return True
