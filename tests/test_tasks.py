@@ -215,3 +215,24 @@ def test_neurogym_delay_comparison_through_the_adapter():
     task = NeurogymTask("DelayComparison-v0", dt=100)
     ob, gt = task.trial(np.random.default_rng(0))
     assert ob.shape == (26, 2) and gt[-1] in (1, 2) and np.all(gt[:-1] == 0)
+
+
+@pytest.mark.parametrize("timing_name, timing", [("default", None),
+                                                 ("tutorial", TUTORIAL_TIMING)])
+def test_equal_to_recorded_neurogym_trials(timing_name, timing):
+    """100 trials recorded from neurogym 2.2.0 with its exact noise draws
+    (bench/peers/neurogym_trials.py): the same draws give the same arrays, bit for bit."""
+    from pathlib import Path
+    data = np.load(Path(__file__).parent / "data" / "neurogym_delay_comparison.npz")
+    task = DelayComparisonTask(timing=timing)
+    info = data[f"{timing_name}_info"]
+    lengths = set()
+    for k, (T, gt, pair, *bounds) in enumerate(info):
+        starts, ends = bounds[:5], bounds[5:]
+        assert starts[1:] == ends[:-1] and starts[0] == 0 and ends[-1] == T
+        steps = [e - s for s, e in zip(starts, ends)]
+        ob, gt_arr = task.build_trial(gt, pair, steps, data[f"{timing_name}_noise"][k, :T])
+        assert np.array_equal(ob, data[f"{timing_name}_ob"][k, :T])
+        assert np.array_equal(gt_arr, data[f"{timing_name}_gt"][k, :T])
+        lengths.add(int(T))
+    assert lengths == ({26} if timing is None else {18, 20, 24, 32, 48})
