@@ -94,7 +94,8 @@ class LTTBRunner:
         p = circuit.meta["params"]
         self.p, self.v = p, circuit.meta["protocol"]
         self.dt = float(p["dt"])
-        self.sim = Simulator(circuit, dt=self.dt, seed=seed, method="euler")
+        # No unit has a spike condition (spikes are states), so no spike buffer is needed.
+        self.sim = Simulator(circuit, dt=self.dt, seed=seed, method="euler", max_spikes=1)
         self.n_run = int(p["n_steps"]) - 2           # LTTB steps n = 1 .. n_steps - 2
         self.Ne = int(p["Ne"])
         self.target, self.j_targ = teacher(circuit, seed)
