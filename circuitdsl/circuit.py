@@ -68,7 +68,26 @@ class Connection:
         raise CircuitError(f"edge {self.label}: a weight matrix needs an explicit unit mapping")
 
 
+class TransposeOf:
+    """Initial weights of edge A -> B equal to those of edge B -> A, transposed (e.g. an error
+    feedback path that starts as the readout's weights; identical learning keeps it equal)."""
+
+    def __init__(self, src, dst):
+        self.src, self.dst = src, dst
+
+    def __call__(self, rng, n):   # placeholder until the source edge is built
+        return np.zeros(n)
+
+    def __repr__(self):
+        return f"TransposeOf({self.src!r}, {self.dst!r})"
+
+
 def _check_weight(label, weight, src, dst):
+    if isinstance(weight, TransposeOf):
+        if (weight.src, weight.dst) != (dst.name, src.name):
+            raise CircuitError(f"edge {label}: TransposeOf must name the reverse edge "
+                               f"{dst.name} -> {src.name}, got {weight.src} -> {weight.dst}")
+        return weight
     if callable(weight):
         return weight
     arr = np.asarray(weight, dtype=float) if not isinstance(weight, np.ndarray) else weight
@@ -252,8 +271,31 @@ class NetworkBuilder:
             src, dst = self.circuit.block(conn.src), self.circuit.block(conn.dst)
             rng = stable_rng(self.seed, "edge", conn.src, conn.dst, conn.key)
             self.circuit.registry.lookup(src, dst).builder(self, conn, src, dst, rng)
+        self._tie_transposes()
         return Network(self.circuit, self.seed, self.populations, self.params,
                        self.synapse_sets, self.paths)
+
+    def _tie_transposes(self):
+        for conn in self.circuit.connections:
+            if not isinstance(conn.weight, TransposeOf):
+                continue
+            mine = [s for s in self.synapse_sets if s.connection is conn]
+            theirs = [s for s in self.synapse_sets if s.connection is not None and
+                      (s.connection.src, s.connection.dst) == (conn.dst, conn.src)]
+            if not theirs:
+                raise CircuitError(f"edge {conn.label}: weight=TransposeOf({conn.dst!r}, "
+                                   f"{conn.src!r}) but there is no edge {conn.dst} -> {conn.src}")
+            source = {}
+            for s in theirs:
+                for a, b, w in zip(s.pre_idx, s.post_idx, s.weight):
+                    source[(id(s.pre), int(a), id(s.post), int(b))] = w
+            for s in mine:
+                for k, (a, b) in enumerate(zip(s.pre_idx, s.post_idx)):
+                    key = (id(s.post), int(b), id(s.pre), int(a))
+                    if key not in source:
+                        raise CircuitError(f"edge {conn.label}: synapse {a} -> {b} has no "
+                                           f"partner in edge {conn.dst} -> {conn.src}")
+                    s.weight[k] = source[key]
 
     def _inner(self, block):
         if not isinstance(block, Composite):

@@ -62,3 +62,52 @@ class DNMSTask:
     def error(self, type_index, output):
         """Mean |output - target| over the response window of an (n_steps,) output trace."""
         return float(np.mean(np.abs(output[self.resp:self.n_steps] - self.target_of(type_index))))
+
+
+class ReachingTask:
+    """Reach from the origin to one of `n_targets` points on the unit circle in `t_max` steps
+    (Murray & Escola 2020). Target k sits at angle k * 360/n_targets degrees; with the default
+    8, the four trained targets 0..3 are at 0, 45, 90 and 135 degrees.
+
+    The desired velocity is a minimum-jerk profile, v*(t) = (30 u^2 - 60 u^3 + 30 u^4) / t_max
+    * (target - start) with u = t / t_max, t = 0 .. t_max - 1; a trial's loss is the mean over
+    steps of |v* - g|^2 / 2, g being the readout's velocity.
+    """
+
+    PROTOCOLS = ("interleaved", "sequential")
+
+    def __init__(self, n_targets=8, used=4, t_max=10, start=(0.0, 0.0)):
+        if not 1 <= used <= n_targets:
+            raise ValueError(f"ReachingTask: used targets must be in 1..{n_targets}, got {used}")
+        self.n_targets, self.used, self.t_max = int(n_targets), int(used), int(t_max)
+        self.start = np.asarray(start, dtype=float)
+        angle = 2 * np.pi * np.arange(self.n_targets) / self.n_targets
+        self.targets = np.stack([np.cos(angle), np.sin(angle)], axis=1)
+
+    def desired_velocity(self, k):
+        """(t_max, 2) desired velocities toward target k."""
+        u = np.arange(self.t_max) / self.t_max
+        profile = (30 * u**2 - 60 * u**3 + 30 * u**4) / self.t_max
+        return profile[:, None] * (self.targets[k] - self.start)[None, :]
+
+    def loss(self, velocity, k):
+        """Trial loss of a (t_max, 2) velocity sequence for target k."""
+        e = self.desired_velocity(k) - np.asarray(velocity)
+        return float(np.mean(0.5 * np.sum(e**2, axis=1)))
+
+    def schedule(self, protocol, block, rng):
+        """Training targets: `sequential` is 10 blocks of target 0 then one block each of
+        targets 1 .. used-1 (13 blocks for 4 targets); `interleaved` draws the same number of
+        trials uniformly from the used targets."""
+        if protocol not in self.PROTOCOLS:
+            raise ValueError(f"ReachingTask: protocol must be one of "
+                             f"{', '.join(self.PROTOCOLS)}, got {protocol!r}")
+        n_blocks = 10 + self.used - 1
+        if protocol == "interleaved":
+            return rng.integers(0, self.used, size=n_blocks * block)
+        return np.concatenate([np.zeros(10 * block, dtype=np.int64)] +
+                              [np.full(block, k, dtype=np.int64) for k in range(1, self.used)])
+
+    def test_schedule(self, per_target):
+        """Test trials: `per_target` trials of each used target, in order."""
+        return np.repeat(np.arange(self.used), per_target)

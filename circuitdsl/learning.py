@@ -8,6 +8,11 @@
     MiconiRule(eta, max_dw)                e += (r_pre(t-1) (x_post - xbar_post))**3 every step,
                                            dw = clip(-eta Ebar e (E - Ebar), +-max_dw) per trial
 
+    DeltaRule(eta)                         e_sum += post.e r_pre every step,  dw = eta e_sum
+    DeltaRule(eta, feedback=True)          the same for the transposed copy (pre sends e)
+    BackpropTanh(eta)                      e_sum += I_fb (1 - r_post**2) r_pre,  dw = eta e_sum
+    HebbianDecay(eta)                      e_sum += -w + r_post r_pre,  dw = eta e_sum
+
 x_pre and x_post are cumulative spike counts at the end of the trial (reference §3).
 """
 from __future__ import annotations
@@ -51,6 +56,34 @@ def MiconiRule(eta=0.1, max_dw=3e-4, t_trace=2.5):
         on_step=f"e = e + heaviside(t - {float(t_trace)!r})*(pre.r_prev*(post.x - post.x_mean))**3",
         on_trial_end="w = w + clip(-eta*Ebar*e*(E - Ebar), -max_dw, max_dw)",
         params=dict(eta=eta, max_dw=max_dw), traces=dict(e=0.0), signals=("E", "Ebar"))
+
+
+def _summed(name, increment, eta, doc):
+    """A rule whose per-step increments are summed over the trial and applied at its end."""
+    rule = LearningRule(name, on_step=f"e_sum = e_sum + {increment}",
+                        on_trial_end="w = w + eta*e_sum", params=dict(eta=eta),
+                        traces=dict(e_sum=0.0))
+    rule.__doc__ = doc
+    return rule
+
+
+def DeltaRule(eta=1e-4, feedback=False):
+    """Supervised readout rule, dw_ij = eta sum_t e_i r_j, summed over the trial. With
+    `feedback=True` it is the same update for a transposed copy of the weights (an edge from
+    the readout back to the layer, made with ERROR_FEEDBACK), so the copy stays equal."""
+    return _summed("DeltaRule[feedback]" if feedback else "DeltaRule",
+                   "pre.e*post.r" if feedback else "post.e*pre.r", eta, DeltaRule.__doc__)
+
+
+def BackpropTanh(eta=1e-4):
+    """Hidden tanh layer trained by the error sent back through the readout's weights (post's
+    feedback input I_fb = U^T e): dw_ij = eta sum_t I_fb_i (1 - r_i^2) r_j."""
+    return _summed("BackpropTanh", "post.I_fb*(1 - post.r**2)*pre.r", eta, BackpropTanh.__doc__)
+
+
+def HebbianDecay(eta=1e-6):
+    """Hebbian growth with decay, dw_ij = eta sum_t (-w_ij + r_i r_j) (Murray & Escola 2020)."""
+    return _summed("HebbianDecay", "-w + post.r*pre.r", eta, HebbianDecay.__doc__)
 
 
 def LTTBRecurrentRule(eta=10.0, w_lo=float("-inf"), w_hi=float("inf")):

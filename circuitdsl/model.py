@@ -109,12 +109,15 @@ class Model(_Scoped):
     """Dynamics of one kind of unit. See the module docstring and docs/concepts.md."""
 
     def __init__(self, name, equations="", states=None, params=None, inputs=(), spike=None,
-                 events=(), on_step="", doc="", update=""):
+                 events=(), on_step="", doc="", feedback_inputs=(), update=""):
         self.name = name
         self.doc = doc
         self.states = _positions(name, "state", states)
         self.params = _positions(name, "parameter", params)
-        self.inputs = tuple(inputs)
+        # Feedback inputs (errors sent back, see Synapse(feedback=True)) are read by learning
+        # rules only, so no equation of the model itself uses them.
+        self.feedback_inputs = tuple(feedback_inputs)
+        self.inputs = tuple(inputs) + self.feedback_inputs
         _check_unique(name, [("a state", self.states), ("a parameter", self.params),
                              ("an input", self.inputs)])
         ns = Namespace()
@@ -177,8 +180,14 @@ class Model(_Scoped):
         exprs += [s.expr for s in self.update]
         for e in exprs:
             used |= {s.name for s in self.expand(e).free_symbols}
+        for inp in self.feedback_inputs:
+            if inp in used:
+                raise EquationError(self.name, 0, inp, 0, len(inp),
+                                    f"'{inp}' is a feedback input, summed after the dynamics "
+                                    "for learning rules only; the model's equations cannot "
+                                    "read it")
         for inp in self.inputs:
-            if inp not in used:
+            if inp not in used and inp not in self.feedback_inputs:
                 raise EquationError(self.name, 0, inp, 0, len(inp),
                                     f"input '{inp}' is declared but no equation uses it, "
                                     "so nothing an edge feeds into it would matter")
@@ -279,11 +288,20 @@ class Synapse(_EdgeProgram):
     `on_pre`: statements run when the presynaptic unit spikes (e.g. `post.g += w`).
     `events`: timed Events whose statements may assign `post.X` (parameters or states).
     `params`: per-synapse parameters with defaults (set per edge by connect(**kwargs)).
+    `feedback=True` marks a current that carries a learning signal back against the forward
+    direction (an error through a readout's weights): it is summed after the step's dynamics,
+    just before the per-step learning rules, so it sees this step's values without creating a
+    cycle. Only learning rules may read its input; the dynamics never see it.
     """
 
     def __init__(self, name, current="", on_pre="", events=(), params=None, definitions="",
-                 delayable=False):
+                 delayable=False, feedback=False):
         self.name = name
+        self.feedback = bool(feedback)
+        if self.feedback and (on_pre or events or not current):
+            raise EquationError(name, 1, (current or on_pre).strip() or "feedback", 0, 1,
+                                "a feedback synapse has exactly one current and no on_pre or "
+                                "events")
         self.current = current
         self.on_pre = on_pre
         self.events = tuple(events)

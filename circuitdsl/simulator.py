@@ -155,7 +155,10 @@ class Simulator:
         n_rec = n // record_every if (len(s_idx) + len(p_idx)) else 0
         REC = np.zeros((n_rec, len(s_idx) + len(p_idx)))
         ext, ext_idx = self._external(inputs)
-        SPIKES = np.zeros((self.max_spikes, 3), dtype=np.int64)
+        # Allocated once: zeroing max_spikes rows per run would cost more than a short trial.
+        if getattr(self, "_spike_buffer", None) is None:
+            self._spike_buffer = np.zeros((self.max_spikes, 3), dtype=np.int64)
+        SPIKES = self._spike_buffer
         self.status[:] = 0
         a = self.arrays
         self.module.trial(self.k, n, self.dt, a["S"], a["P"], a["I"], a["F"], a["PRE"], a["POST"],
@@ -183,6 +186,89 @@ class Simulator:
         rec = Recording(t, data, self._spikes(SPIKES), self.dt)
         rec._sizes = {p: v[1].N for p, v in self._pop_index.items()}
         return rec
+
+    def run_trials(self, duration, cases, params=None, inputs=None, learn=True, collect=()):
+        """Many trials of `duration` ms in one compiled call (for trials of a few steps, where
+        calling run() per trial would cost more than the trial). Trial n is case `cases[n]`:
+        it starts from the initial state (as after reset()), with the case's row of each
+        `params` table ({"block.param": (n_cases, N)}) and `inputs` table ({"block.input":
+        (n_cases, n_steps, N)}); if `learn` (bool or one flag per trial) its trial-end
+        learning rules run after it. Returns {"block.state": (n_trials, N)} of the `collect`
+        states at each trial's end. Equivalent to reset(); set(...); run(...);
+        apply_learning() per trial, bit for bit; rules that need trial-level signals
+        cannot run here."""
+        n = int(round(duration / self.dt))
+        if n < 1 or not np.isfinite(duration):
+            raise ValueError(f"duration must be at least one step, got {duration!r} ms")
+        cases = np.ascontiguousarray(cases, dtype=np.int64)
+        if cases.ndim != 1:
+            raise ValueError(f"cases must be one case index per trial, got shape {cases.shape}")
+        n_cases = int(cases.max()) + 1 if len(cases) else 0
+        learn = np.broadcast_to(np.asarray(learn, dtype=np.int64), cases.shape).copy()
+        if learn.any():
+            needy = [p.rule.name for p in self.lowered.projections
+                     if getattr(p, "rule_end", None) and p.rule.signals]
+            if needy:
+                raise ValueError(f"run_trials cannot give trial-level signals; learning rule(s) "
+                                 f"{', '.join(sorted(set(needy)))} need them: use run() and "
+                                 "apply_learning(signals) per trial")
+        pidx, pval = [], []
+        for key, table in (params or {}).items():
+            path, _, var = key.rpartition(".")
+            arr, start = self._slot(self._locate(path)[0], var)
+            if arr != "P":
+                raise ValueError(f"'{key}' is not a parameter; per-case values are for parameters")
+            N = self._pop_index[self._locate(path)[0]][1].N
+            table = np.asarray(table, dtype=float).reshape(-1, N) if np.ndim(table) else None
+            if table is None or table.shape[0] < n_cases:
+                raise ValueError(f"'{key}': need one row of {N} values per case "
+                                 f"({n_cases} cases), got shape {np.shape(table)}")
+            pidx.extend(range(start, start + N))
+            pval.append(table[:n_cases])
+        PVAL = np.ascontiguousarray(np.hstack(pval)) if pval else np.zeros((max(n_cases, 1), 0))
+        ext_idx, extv = [], []
+        for key, table in (inputs or {}).items():
+            table = np.asarray(table, dtype=float)
+            if table.ndim != 3 or table.shape[0] < n_cases or table.shape[1] != n:
+                raise ValueError(f"input '{key}': need shape (cases, {n} steps, units), got "
+                                 f"{table.shape}")
+            for c in range(n_cases):
+                ext, idx = self._external({key: table[c]})
+                if c == 0:
+                    ext_idx.append(idx)
+                    extv.append([])
+                extv[-1].append(ext)
+        EXTIDX = np.concatenate(ext_idx) if ext_idx else np.zeros(0, dtype=np.int64)
+        EXTV = np.ascontiguousarray(np.concatenate([np.stack(v) for v in extv], axis=2)) \
+            if extv else np.zeros((max(n_cases, 1), 0, 0))
+        cols = []
+        for key in collect:
+            path, _, var = key.rpartition(".")
+            arr, start = self._slot(self._locate(path)[0], var)
+            if arr != "S":
+                raise ValueError(f"'{key}' is not a state; collect states")
+            cols.append((key, start, self._pop_index[self._locate(path)[0]][1].N))
+        COLIDX = np.asarray([i for _, st, N in cols for i in range(st, st + N)], dtype=np.int64)
+        OUT = np.zeros((len(cases), len(COLIDX)))
+        self.reset()
+        a, S0, SPK0 = self.arrays, self.lowered.init_state.copy(), self.arrays["SPK"].copy()
+        if getattr(self, "_spike_buffer", None) is None:
+            self._spike_buffer = np.zeros((self.max_spikes, 3), dtype=np.int64)
+        self.status[:] = 0
+        self.module.trials(n, self.dt, a["S"], a["P"], a["I"], a["F"], a["PRE"], a["POST"],
+                           a["LPOST"], a["PTR"], a["PPTR"], a["PORD"], a["SPK"], a["DB"],
+                           a["RNG"], self.L, S0, SPK0, cases, learn,
+                           np.asarray(pidx, dtype=np.int64), PVAL, EXTV, EXTIDX, COLIDX, OUT,
+                           np.zeros(0), self._spike_buffer, self.status)
+        if self.status[0] == 1:
+            raise SimulationError(f"trial {int(self.status[1])} of the block: " + self._nonfinite(
+                int(self.status[2])))
+        self.k = n
+        out, col = {}, 0
+        for key, _, N in cols:
+            out[key] = OUT[:, col:col + N]
+            col += N
+        return out
 
     def _external(self, inputs):
         if not inputs:
@@ -222,6 +308,9 @@ class Simulator:
         return out
 
     def _raise_nonfinite(self, k):
+        raise SimulationError(self._nonfinite(k))
+
+    def _nonfinite(self, k):
         S = self.arrays["S"]
         bad = np.flatnonzero(~np.isfinite(S))
         where = "an unknown state"
@@ -233,8 +322,8 @@ class Simulator:
                     if start <= flat < start + g.N:
                         path, unit = g.locate(flat - start)
                         where = f"state '{x}' of block '{path}' (unit {unit})"
-        raise SimulationError(f"{where} became {S[bad[0]] if len(bad) else 'NaN'} at "
-                              f"t = {(k + 1) * self.dt:.6g} ms; the run stopped there")
+        return (f"{where} became {S[bad[0]] if len(bad) else 'NaN'} at "
+                f"t = {(k + 1) * self.dt:.6g} ms; the run stopped there")
 
     # ---- weights and learning -----------------------------------------------------------------
 
@@ -273,3 +362,38 @@ class Simulator:
             start = self.lowered.layout[f"F_{p.name}_w"]
             for pos, (set_id, idx) in enumerate(p.order_origin.T):
                 self.arrays["F"][start + pos] = weights[index[id(p.sets[set_id])]][idx]
+
+    def _edge_sets(self, src, dst):
+        sets = [(k, s) for k, s in enumerate(self.network.synapse_sets)
+                if s.connection is not None and (s.connection.src, s.connection.dst) == (src, dst)]
+        if not sets:
+            raise KeyError(f"no edge {src} -> {dst}; edges: " + ", ".join(
+                sorted({c.label for c in self.circuit.connections})))
+        if any(s.pre is not sets[0][1].pre or s.post is not sets[0][1].post for _, s in sets):
+            raise ValueError(f"edge {src} -> {dst} joins several populations; use "
+                             "synapse_weights() for composite blocks")
+        return sets
+
+    def weight_matrix(self, src, dst):
+        """The weights of edge src -> dst as a dense (post units, pre units) matrix (0 where
+        there is no synapse; parallel synapses are summed)."""
+        sets = self._edge_sets(src, dst)
+        weights = self.synapse_weights()
+        W = np.zeros((sets[0][1].post.N, sets[0][1].pre.N))
+        for k, s in sets:
+            np.add.at(W, (s.post_idx, s.pre_idx), weights[k])
+        return W
+
+    def set_weight_matrix(self, src, dst, W):
+        """Set the weights of edge src -> dst from a dense (post, pre) matrix; entries without
+        a synapse are ignored."""
+        sets = self._edge_sets(src, dst)
+        W = np.asarray(W, dtype=float)
+        shape = (sets[0][1].post.N, sets[0][1].pre.N)
+        if W.shape != shape:
+            raise ValueError(f"edge {src} -> {dst}: weight matrix must have shape {shape} "
+                             f"(post, pre), got {W.shape}")
+        weights = self.synapse_weights()
+        for k, s in sets:
+            weights[k] = W[s.post_idx, s.pre_idx].copy()
+        self.set_synapse_weights(weights)

@@ -151,8 +151,9 @@ def _edge_store(fn, p, target, pre_g, post_g, pre_unit, post_unit, syn):
 
 
 def _edge_statements(fn, depth, p, statements, pre_g, post_g, pre_unit, post_unit, syn,
-                     stream, signals=()):
+                     stream, signals=(), extra_names=None):
     names, loads = _edge_names(fn, p, pre_g, post_g, pre_unit, post_unit, syn, signals)
+    names.update(extra_names or {})
     exprs = [resolve_edge(s.expr, pre_g.model, post_g.model) for s in statements]
     targets = [s.target.replace(".", "__") for s in statements]
     _emit_loads(fn, depth, loads, exprs + [sp.Symbol(t) for t in targets])
@@ -178,12 +179,15 @@ def bind_programs(lowered):
             line = syn.current.strip()
             p.current = bound.statements(line.replace(syn.target_input, f"post.{syn.target_input}",
                                                       1), {f"post.{syn.target_input}"}, "current")[0]
+        if syn.current:
+            _check_feedback(p)
         p.on_pre = bound.statements(syn.on_pre, post_vars | {"w"}, "on_pre")
         p.events = [(ev, bound.statements(ev.do, post_vars, f"event at {ev.at}"))
                     for ev in syn.events]
         p.rule_step, p.rule_end = [], []
         if p.rule is not None:
-            rb = p.rule.bind(p.pre.model, p.lpost.model)
+            # Rules may read the post unit's feedback inputs (errors sent back to it).
+            rb = p.rule.bind(p.pre.model, p.lpost.model, p.lpost.model.feedback_inputs)
             own = {"w"} | set(p.rule.traces)
             p.rule_step = rb.statements(p.rule.on_step, own, "on_step")
             p.rule_end = rb.statements(p.rule.on_trial_end, own, "on_trial_end")
@@ -194,6 +198,21 @@ def bind_programs(lowered):
                 raise EquationError(syn.name, 0, syn.on_pre.strip(), 0, 1,
                                     "a delayed edge's on_pre must be 'post.X += expression of "
                                     "pre and w' (the value is computed at the spike)")
+
+
+def _check_feedback(p):
+    """Feedback currents (summed after the dynamics) go to feedback inputs, and only there."""
+    m, syn, target = p.post.model, p.synapse, p.synapse.target_input
+    if bool(syn.feedback) == (target in m.feedback_inputs):
+        return
+    edge = f"edge {p.sets[0].pre.name} -> {p.sets[0].post.name}"
+    if syn.feedback:
+        raise ValueError(f"{edge}: synapse '{syn.name}' is a feedback current, but '{target}' "
+                         f"is not a feedback input of model '{m.name}' (feedback inputs: "
+                         f"{', '.join(m.feedback_inputs) or 'none'})")
+    raise ValueError(f"{edge}: '{target}' is a feedback input of model '{m.name}', read by "
+                     f"learning rules only; synapse '{syn.name}' must be made with "
+                     "Synapse(..., feedback=True)")
 
 
 # ---- integration schemes -----------------------------------------------------------------------

@@ -26,29 +26,47 @@ def _inputs_fn(lowered, g):
         fn.emit(1, f"for i in range({fn.off(f'N_{g.name}')}):")
         fn.emit(2, f"I[{off} + i] = 0.0")
     for p in lowered.projections:
-        if p.post is not g or p.current is None:
+        if p.post is not g or p.current is None or p.synapse.feedback:
             continue
-        st = p.current
-        expr = cg.resolve_edge(st.expr, p.pre.model, p.post.model)
-        names, loads = cg._edge_names(fn, p, p.pre, p.post, "j", "i", "q")
-        if getattr(p, "dense_rows", None) and _dense_current(fn, lowered, p, expr, names, loads, st):
-            continue
-        expr = _hoist_presynaptic(fn, lowered, p, expr, names)
-        post_syms = {s for s in expr.free_symbols if s.name.startswith("post__")}
-        fn.emit(1, f"for i in range({fn.off(f'N_{g.name}')}):")
-        for s in sorted(post_syms, key=lambda s: s.name):
-            fn.emit(2, loads[s.name])
-        fn.emit(2, "acc = 0.0")
-        fn.emit(2, f"for q in range(PTR[{fn.off(f'R_{p.name}')} + i], "
-                   f"PTR[{fn.off(f'R_{p.name}')} + i + 1]):")
-        fn.emit(3, f"j = PRE[{fn.off(f'X_{p.name}')} + q]")
-        for s in sorted(expr.free_symbols - post_syms, key=lambda s: s.name):
-            if s.name in loads:
-                fn.emit(3, loads[s.name])
-        fn.emit(3, f"acc += {KernelPrinter(names, _stream(lowered, p)).doprint(expr)}")
-        target = st.target.split(".", 1)[1]
-        fn.emit(2, f"I[{fn.off(f'I_{g.name}_{target}')} + i] += acc")
+        _current(fn, lowered, p)
     return fn
+
+
+def _feedback_fn(lowered, g):
+    """Feedback currents into g: summed after the dynamics, before the per-step rules."""
+    fn = cg.Fn(f"feedback_{g.name}({INPUT_ARGS})", lowered.layout)
+    mine = [p for p in lowered.projections if p.post is g and p.synapse.feedback]
+    for target in sorted({p.current.target.split(".", 1)[1] for p in mine}):
+        fn.emit(1, f"for i in range({fn.off(f'N_{g.name}')}):")
+        fn.emit(2, f"I[{fn.off(f'I_{g.name}_{target}')} + i] = 0.0")
+    for p in mine:
+        _current(fn, lowered, p)
+    return fn
+
+
+def _current(fn, lowered, p):
+    """Add projection p's current into its target input."""
+    g = p.post
+    st = p.current
+    expr = cg.resolve_edge(st.expr, p.pre.model, p.post.model)
+    names, loads = cg._edge_names(fn, p, p.pre, p.post, "j", "i", "q")
+    if getattr(p, "dense_rows", None) and _dense_current(fn, lowered, p, expr, names, loads, st):
+        return
+    expr = _hoist_presynaptic(fn, lowered, p, expr, names)
+    post_syms = {s for s in expr.free_symbols if s.name.startswith("post__")}
+    fn.emit(1, f"for i in range({fn.off(f'N_{g.name}')}):")
+    for s in sorted(post_syms, key=lambda s: s.name):
+        fn.emit(2, loads[s.name])
+    fn.emit(2, "acc = 0.0")
+    fn.emit(2, f"for q in range(PTR[{fn.off(f'R_{p.name}')} + i], "
+               f"PTR[{fn.off(f'R_{p.name}')} + i + 1]):")
+    fn.emit(3, f"j = PRE[{fn.off(f'X_{p.name}')} + q]")
+    for s in sorted(expr.free_symbols - post_syms, key=lambda s: s.name):
+        if s.name in loads:
+            fn.emit(3, loads[s.name])
+    fn.emit(3, f"acc += {KernelPrinter(names, _stream(lowered, p)).doprint(expr)}")
+    target = st.target.split(".", 1)[1]
+    fn.emit(2, f"I[{fn.off(f'I_{g.name}_{target}')} + i] += acc")
 
 
 def _dense_current(fn, lowered, p, expr, names, loads, st):
@@ -289,11 +307,45 @@ def _delay_arrivals(fn, lowered, p):
 
 
 def _rule_loop(fn, lowered, p, statements, depth=1, signals=()):
+    statements, extra = _hoist_unit_functions(fn, lowered, p, statements, depth)
     fn.emit(depth, f"for q in range({fn.off(f'M_{p.name}')}):")
     fn.emit(depth + 1, f"j = PRE[{fn.off(f'X_{p.name}')} + q]")
     fn.emit(depth + 1, f"i = LPOST[{fn.off(f'X_{p.name}')} + q]")
     cg._edge_statements(fn, depth + 1, p, statements, p.pre, p.lpost, "j", "i", "q",
-                        _stream(lowered, p), signals)
+                        _stream(lowered, p), signals, extra)
+
+
+RANDOM = {"rand", "randn", "uniform", "poisson"}   # one draw per synapse: never hoisted
+
+
+def _hoist_unit_functions(fn, lowered, p, statements, depth):
+    """Functions (tanh, exp, ...) of one side's variables only are computed once per unit
+    into a buffer, not once per synapse: a rule reading post.r = tanh(I) on 500 synapses of
+    10 units evaluates 10 tanh, not 500."""
+    exprs = [cg.resolve_edge(st.expr, p.pre.model, p.lpost.model) for st in statements]
+    found = {}
+    for e in exprs:
+        for f in e.atoms(sp.Function):
+            names = {s.name for s in f.free_symbols}
+            for side, grp, unit in (("pre__", p.pre, "j"), ("post__", p.lpost, "i")):
+                if names and all(n.startswith(side) for n in names) and \
+                        f.func.__name__ not in RANDOM:
+                    found.setdefault(f, (side, grp, unit))
+    if not found:
+        return statements, {}
+    subs, extra = {}, {}
+    for n, (f, (side, grp, unit)) in enumerate(sorted(found.items(), key=lambda x: str(x[0]))):
+        buf = f"_hf_{p.name}_{n}"
+        names, loads = cg._edge_names(fn, p, p.pre, p.lpost, "j", "i", "q")
+        fn.emit(depth, f"{buf} = np.empty({fn.off(f'N_{grp.name}')})")
+        fn.emit(depth, f"for {unit} in range({fn.off(f'N_{grp.name}')}):")
+        cg._emit_loads(fn, depth + 1, loads, [f])
+        fn.emit(depth + 1, f"{buf}[{unit}] = {KernelPrinter(names, _stream(lowered, p)).doprint(f)}")
+        sym = sp.Symbol(f"{buf}[{unit}]", real=True)
+        subs[f], extra[sym.name] = sym, sym.name
+    out = [type(st)(st.target, st.op, e.xreplace(subs), st.line)
+           for st, e in zip(statements, exprs)]
+    return out, extra
 
 
 def _events(lowered):
@@ -312,10 +364,16 @@ def generate(lowered):
     cg.bind_programs(lowered)
     layout = lowered.layout
     parts = [cg.HEADER]
+    feedback = sorted({p.post.index for p in lowered.projections
+                       if p.current is not None and p.synapse.feedback})
     for g in lowered.groups:
         parts.append(_inputs_fn(lowered, g).source())
+        if g.index in feedback:
+            parts.append(_feedback_fn(lowered, g).source())
     fn = cg.Fn(f"trial({ARGS})", layout)
     plans = {p.index: separable.plan(p) for p in lowered.projections}
+    if any(plans.values()):
+        fn.emit(1, f"_chunk = min({separable.CHUNK}, max(1, n_steps))")
     for p in lowered.projections:
         if plans[p.index]:
             separable.emit_setup(fn, p, plans[p.index])
@@ -351,6 +409,9 @@ def generate(lowered):
     for p in lowered.projections:
         if p.on_pre and p.pre.model.spike is not None:
             _on_pre(fn, lowered, p)
+    for g in lowered.groups:
+        if g.index in feedback:
+            fn.emit(1, f"feedback_{g.name}(k, t, dt, S, P, I, F, PRE, PTR, L, RNG)")
     for p in lowered.projections:
         if plans[p.index]:
             separable.emit_record(fn, lowered, p, plans[p.index], _stream(lowered, p))
@@ -358,7 +419,7 @@ def generate(lowered):
             _rule_loop(fn, lowered, p, p.rule_step)
     if any(plans.values()):
         fn.emit(1, "_sep_row += 1")
-        fn.emit(1, f"if _sep_row == {separable.CHUNK}:")
+        fn.emit(1, "if _sep_row == _chunk:")
         for p in lowered.projections:
             if plans[p.index]:
                 separable.emit_flush(fn, p, plans[p.index], 2)
@@ -388,6 +449,7 @@ def generate(lowered):
             lf = cg.Fn(f"learn_{p.name}(t, dt, S, P, I, F, PRE, POST, LPOST, RNG, L, SIG)", layout)
             _rule_loop(lf, lowered, p, p.rule_end, signals=signals)
             parts.append(lf.source())
+    parts.append(_trials_fn(lowered))
     reset = cg.Fn("reset_traces(F, L)", layout)
     for p in lowered.projections:
         if p.rule is not None and p.rule.traces:
@@ -396,3 +458,40 @@ def generate(lowered):
                 reset.emit(2, f"F[{reset.off(f'F_{p.name}_{name}')} + q] = {float(init)!r}")
     parts.append(reset.source())
     return "\n\n".join(parts)
+
+
+TRIALS_ARGS = ("n_steps, dt, S, P, I, F, PRE, POST, LPOST, PTR, PPTR, PORD, SPK, DB, RNG, L, "
+               "S0, SPK0, CASE, LEARN, PIDX, PVAL, EXTV, EXTIDX, COLIDX, OUT, SIG, SPIKES, "
+               "STATUS")
+
+
+def _trials_fn(lowered):
+    """Many short trials in one call: per trial, reset the state, set the case's parameters,
+    run the trial kernel with the case's inputs, collect end states and (if flagged) apply the
+    trial-end rules. Saves the per-call cost that dominates trials of a few steps."""
+    fn = cg.Fn(f"trials({TRIALS_ARGS})", lowered.layout)
+    fn.emit(1, "RECS = np.zeros(0, dtype=np.int64)")
+    fn.emit(1, "REC = np.zeros((0, 0))")
+    fn.emit(1, "for n in range(CASE.shape[0]):")
+    fn.emit(2, "c = CASE[n]")
+    fn.emit(2, "for m in range(PIDX.shape[0]):")
+    fn.emit(3, "P[PIDX[m]] = PVAL[c, m]")
+    fn.emit(2, "S[:] = S0")
+    fn.emit(2, "SPK[:] = SPK0")
+    fn.emit(2, "DB[:] = 0.0")
+    fn.emit(2, "reset_traces(F, L)")
+    fn.emit(2, "STATUS[3] = 0")
+    fn.emit(2, "trial(0, n_steps, dt, S, P, I, F, PRE, POST, LPOST, PTR, PPTR, PORD, SPK, DB, "
+               "RNG, L, EXTV[c], EXTIDX, 1, RECS, RECS, REC, 1, SPIKES, STATUS)")
+    fn.emit(2, "if STATUS[0] != 0:")
+    fn.emit(3, "STATUS[1] = n")
+    fn.emit(3, "return")
+    fn.emit(2, "for m in range(COLIDX.shape[0]):")
+    fn.emit(3, "OUT[n, m] = S[COLIDX[m]]")
+    learners = [p for p in lowered.projections if p.rule_end]
+    if learners:
+        fn.emit(2, "if LEARN[n]:")
+        for p in learners:
+            fn.emit(3, f"learn_{p.name}(n_steps * dt, dt, S, P, I, F, PRE, POST, LPOST, RNG, L, "
+                       "SIG)")
+    return fn.source()

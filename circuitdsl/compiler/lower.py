@@ -277,9 +277,47 @@ def _topological(groups, network):
         a, b = g_of[id(s.pre)], g_of[id(s.post)]
         if a != b:
             graph.add_edge(a, b)
-    # Cycles are common (E <-> I); condense them and keep first-appearance order inside.
+    # Cycles are common (E <-> I); condense them and keep first-appearance order inside,
+    # except that a group whose input reads another's input this step (an instantaneous
+    # chain: cue -> layer -> readout -> plant) comes after it.
+    instant = nx.DiGraph()
+    for s in network.synapse_sets:
+        a, b = g_of[id(s.pre)], g_of[id(s.post)]
+        if a != b and _instantaneous(s):
+            instant.add_edge(a, b)
     cond = nx.condensation(graph)
     order = []
     for c in nx.lexicographical_topological_sort(cond, key=lambda c: min(cond.nodes[c]["members"])):
-        order.extend(sorted(cond.nodes[c]["members"]))
+        members = sorted(cond.nodes[c]["members"])
+        sub = instant.subgraph(members)
+        if sub.number_of_edges():
+            if not nx.is_directed_acyclic_graph(sub):
+                cycle = [groups[i].pops[0][0] for i in nx.find_cycle(sub, orientation="original")[0][:2]]
+                raise ValueError(f"blocks {' -> '.join(cycle)} form an algebraic loop: each "
+                                 "reads the other's input within the same step; put a state "
+                                 "(a unit with dynamics) somewhere on the loop")
+            members = list(nx.lexicographical_topological_sort(_with_nodes(sub, members),
+                                                               key=lambda i: i))
+        order.extend(members)
     return [groups[i] for i in order]
+
+
+def _with_nodes(sub, members):
+    import networkx as nx
+    g = nx.DiGraph()
+    g.add_nodes_from(members)
+    g.add_edges_from(sub.edges)
+    return g
+
+
+def _instantaneous(s):
+    """Does this synapse's current read the presynaptic unit's inputs of the same step?"""
+    import re
+    syn = s.synapse
+    if not syn.current or syn.feedback or not s.pre.model.inputs:
+        return False
+    m = s.pre.model
+    for name in re.findall(r"\bpre\.(\w+)", syn.current):
+        if name in m.derived and set(m.inputs) & {x.name for x in m.expand(m.derived[name]).free_symbols}:
+            return True
+    return False

@@ -55,9 +55,10 @@ def plan(p):
 
 
 def emit_setup(fn, p, terms):
+    # Buffers no longer than the run: a short trial (10 steps) must not zero 1024 columns.
     for k, _ in enumerate(terms):
-        fn.emit(1, f"_HA_{p.name}_{k} = np.zeros(({fn.off(f'N_{p.pre.name}')}, {CHUNK}))")
-        fn.emit(1, f"_HB_{p.name}_{k} = np.zeros(({fn.off(f'N_{p.lpost.name}')}, {CHUNK}))")
+        fn.emit(1, f"_HA_{p.name}_{k} = np.zeros(({fn.off(f'N_{p.pre.name}')}, _chunk))")
+        fn.emit(1, f"_HB_{p.name}_{k} = np.zeros(({fn.off(f'N_{p.lpost.name}')}, _chunk))")
 
 
 def emit_record(fn, lowered, p, terms, stream):
