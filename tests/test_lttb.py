@@ -168,3 +168,56 @@ def test_one_training_iteration_matches_numpy(protocol):
         assert J_new[:Ne, :Ne].min() >= 0 and J_new[:Ne, Ne:].max() <= 0
     else:
         assert np.abs(np.diag(ref["J"]) - np.diag(J)).max() > 0      # the diagonal learns
+
+
+def test_cli_run_resume_and_outputs(tmp_path):
+    """Two epochs of 3 iterations (a test at iteration 5, rates x 0.99 from iteration 4):
+    a run interrupted after 3 iterations and resumed writes the same trace."""
+    from circuitdsl.cli import main
+    from circuitdsl.experiment import read_trace
+    args = ["run", "lttb-trajectory", "--protocol", "head", "--epochs", "2", "--iterations",
+            "3", "--seed", "4", "--quiet"]
+    assert main(args + ["--out", str(tmp_path / "a")]) == 0
+    assert main(args + ["--out", str(tmp_path / "b"), "--trials", "3"]) == 0
+    assert main(["run", "--resume", str(tmp_path / "b"), "--trials", "6", "--quiet"]) == 0
+    a, b = (read_trace(tmp_path / d / "trace.csv") for d in ("a", "b"))
+    assert list(a[0]) == ["iteration", "outer_variance", "inner_error", "seconds"]
+    strip = lambda rows: [{k: v for k, v in r.items() if k != "seconds"} for r in rows]
+    assert strip(a) == strip(b) and len(a) == 6
+    assert [r["outer_variance"] != "" for r in a] == [False] * 4 + [True, False]
+    assert 0.05 < float(a[4]["outer_variance"]) < 1.0 and 0 < float(a[4]["inner_error"]) < 1e-3
+    for f, size in (("figure1.png", 20000), ("learning_curve.png", 5000), ("run.json", 300)):
+        assert (tmp_path / "a" / f).stat().st_size > size, f
+    assert main(["run", "lttb-trajectory", "--protocol", "newest", "--trials", "1"]) == 2
+
+
+def _learning(protocol, epochs, iterations, seeds):
+    from circuitdsl.experiment import run_trials
+    out = []
+    for seed in seeds:
+        runner = lttb.LTTBRunner(lttb.build(protocol=protocol, epochs=epochs,
+                                            iterations=iterations), seed=seed)
+        rows = [r for r in run_trials(runner, epochs * iterations, progress=False)
+                if r["outer_variance"] != ""]
+        out.append(dict(first=float(rows[0]["outer_variance"]),
+                        last=float(rows[-1]["outer_variance"]),
+                        fall=float(rows[0]["inner_error"]) / float(rows[-1]["inner_error"])))
+    return out
+
+
+@pytest.mark.slow
+def test_head_protocol_learns_over_5_seeds():
+    """§A.7: head, 5 x 50, seeds 1-5: median first-test outer variance 0.2-0.35, median at
+    iteration 250 <= 0.08, every seed < 0.15, inner error falls >= 5x."""
+    runs = _learning("head", 5, 50, [1, 2, 3, 4, 5])
+    med = lambda k: np.median([r[k] for r in runs])
+    assert 0.2 <= med("first") <= 0.35
+    assert med("last") <= 0.08 and max(r["last"] for r in runs) < 0.15
+    assert med("fall") >= 5.0
+
+
+@pytest.mark.slow
+def test_original_protocol_learns_over_5_seeds():
+    """§A.7: original, 5 x 100: outer variance at iteration 500 within 0.015-0.06 (median)."""
+    runs = _learning("original", 5, 100, [1, 2, 3, 4, 5])
+    assert 0.015 <= np.median([r["last"] for r in runs]) <= 0.06
