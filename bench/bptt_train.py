@@ -57,39 +57,55 @@ def ours(steps, seed, save=None):
                 python=platform.python_version())
 
 
-def peer(python, data, steps):
+ONE_THREAD = "--xla_cpu_multi_thread_eigen=false intra_op_parallelism_threads=1"
+
+
+def peer(python, data, steps, one_thread=False):
     cmd = [python, str(HERE / "peers" / "jax_rnn.py"), "--data", data, "--steps", str(steps)]
-    out = subprocess.run(cmd, capture_output=True, text=True)
+    env = dict(os.environ, XLA_FLAGS=ONE_THREAD) if one_thread else None
+    out = subprocess.run(cmd, capture_output=True, text=True, env=env)
     if out.returncode != 0:
         return dict(tool="jax", data=data, error=out.stderr.strip().splitlines()[-1:])
-    return json.loads(out.stdout.strip().splitlines()[-1])
+    row = json.loads(out.stdout.strip().splitlines()[-1])
+    row["threads"] = "1" if one_thread else "XLA default"
+    return row
 
 
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--steps", type=int, default=2000)
     ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--repeats", type=int, default=3,
+                    help="alternate the tools this many times; medians are reported")
     ap.add_argument("--jax", help="a Python interpreter that has jax (and maybe neurogym)")
     args = ap.parse_args()
+    runs = {}
     with tempfile.TemporaryDirectory() as tmp:
         saved = str(Path(tmp) / "windows.npz") if args.jax else None
-        rows = [ours(args.steps, args.seed, saved)]
-        print(json.dumps(rows[0]), flush=True)
-        if args.jax:
-            for data in ("neurogym", saved):
-                rows.append(peer(args.jax, data, args.steps))
-                print(json.dumps(rows[-1]), flush=True)
-    base = rows[0]["seconds"]
-    print(f"\ncircuitdsl: {base:.2f} s for {args.steps} steps, data included "
-          f"({rows[0]['data_seconds']:.2f} s of it data)")
-    for r in rows[1:]:
-        if "seconds" in r:
-            kind = "neurogym data" if r["data"] == "neurogym" else "data pre-generated"
-            print(f"JAX {r['version']} ({kind}): {r['seconds']:.2f} s "
-                  f"(+{r['compile_seconds']:.2f} s jit) -> JAX / circuitdsl = "
-                  f"{r['seconds'] / base:.2f}")
-        else:
-            print(f"JAX ({r['data']}): failed: {r['error']}")
+        for rep in range(args.repeats):
+            plan = [("circuitdsl", lambda: ours(args.steps, args.seed, saved))]
+            if args.jax:
+                plan += [("JAX, data pre-generated", lambda: peer(args.jax, saved, args.steps)),
+                         ("JAX 1 thread, data pre-generated",
+                          lambda: peer(args.jax, saved, args.steps, True))]
+                if rep == 0:   # neurogym's data generation alone takes seconds
+                    plan.append(("JAX + neurogym data", lambda: peer(args.jax, "neurogym",
+                                                                     args.steps)))
+            for name, run in plan:
+                row = run()
+                print(json.dumps(row), flush=True)
+                runs.setdefault(name, []).append(row)
+    med = {k: float(np.median([r["seconds"] for r in v if "seconds" in r] or [np.nan]))
+           for k, v in runs.items()}
+    ours_s = med["circuitdsl"]
+    data_s = float(np.median([r["data_seconds"] for r in runs["circuitdsl"]]))
+    print(f"\n{args.steps} steps, medians of {args.repeats} alternating runs "
+          f"(JAX + neurogym: 1 run); wall seconds of the loop, data included")
+    print(f"| implementation | seconds | ratio to circuitdsl |\n|---|---|---|")
+    print(f"| circuitdsl (data {data_s:.2f} s of it) | {ours_s:.2f} | 1.00 |")
+    for name, value in med.items():
+        if name != "circuitdsl":
+            print(f"| {name} | {value:.2f} | {value / ours_s:.2f} |")
     print(f"machine: {platform.machine()}, {os.cpu_count()} cores, python "
           f"{platform.python_version()}", file=sys.stderr)
 

@@ -144,6 +144,10 @@ class DelayComparisonTask(Task):
             if isinstance(spec, tuple) and spec[0] == "choice" or isinstance(spec, list):
                 options = np.asarray(spec[1] if isinstance(spec, tuple) else spec, dtype=float)
                 steps[:, k] = (options[rng.integers(len(options), size=n)] // self.dt)
+            elif _is_constant(spec):   # no draw: the same for every trial
+                steps[:, k] = self.steps(name, rng)
+            elif isinstance(spec, tuple) and spec[0] == "uniform":
+                steps[:, k] = rng.uniform(spec[1][0], spec[1][1], size=n) // self.dt
             else:
                 steps[:, k] = [self.steps(name, rng) for _ in range(n)]
         return gt, pair, steps
@@ -210,6 +214,11 @@ class DelayComparisonTask(Task):
         if new_trial:
             self._new_env_trial()
         return self._ob[self._t], reward, False, False, info
+
+
+def _is_constant(spec):
+    return (isinstance(spec, (int, float, np.integer, np.floating)) and not isinstance(spec, bool)
+            ) or (isinstance(spec, tuple) and len(spec) == 2 and spec[0] == "constant")
 
 
 def _min_steps(spec, dt):

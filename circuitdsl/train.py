@@ -11,29 +11,48 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 import numpy as np
+from numba import njit
 
 from circuitdsl.circuit import stable_rng
 from circuitdsl.compiler.backward import GradientError, GradientProgram
 
 
+@njit(cache=True)
+def _cross_entropy(logits, labels, grad):
+    """Loss sum over points, gradient (softmax - one-hot) / n into `grad`, and the counts of
+    correct and scored (label > 0) points, in one pass (float64 accumulation)."""
+    T, B, C = logits.shape
+    n = T * B
+    total, correct, scored = 0.0, 0, 0
+    for t in range(T):
+        for b in range(B):
+            top, arg = -np.inf, 0
+            for c in range(C):
+                if logits[t, b, c] > top:
+                    top, arg = float(logits[t, b, c]), c
+            z = 0.0
+            for c in range(C):
+                z += np.exp(logits[t, b, c] - top)
+            lab = labels[t, b]
+            total += np.log(z) - (logits[t, b, lab] - top)
+            for c in range(C):
+                grad[t, b, c] = (np.exp(logits[t, b, c] - top) / z - (c == lab)) / n
+            if lab > 0:
+                scored += 1
+                correct += arg == lab
+    return total, correct, scored
+
+
 def cross_entropy(logits, labels):
     """Mean softmax cross-entropy over all (time, batch) points, its gradient, and the
     accuracy of the arg-max over points whose label is > 0 (NaN if there are none)."""
-    z = logits - logits.max(axis=-1, keepdims=True)
-    logp = z - np.log(np.exp(z).sum(axis=-1, keepdims=True))
     T, B, C = logits.shape
+    labels = np.ascontiguousarray(labels, dtype=np.int64)
     if labels.shape != (T, B) or labels.min() < 0 or labels.max() >= C:
         raise GradientError(f"labels must have shape {(T, B)} with values in 0..{C - 1}")
-    picked = np.take_along_axis(logp, labels[..., None], axis=-1)[..., 0]
-    loss = -picked.mean()
-    grad = np.exp(logp)
-    np.put_along_axis(grad, labels[..., None],
-                      np.take_along_axis(grad, labels[..., None], axis=-1) - 1.0, axis=-1)
-    grad /= T * B
-    scored = labels > 0
-    acc = float((logits.argmax(axis=-1)[scored] == labels[scored]).mean()) if scored.any() \
-        else float("nan")
-    return float(loss), grad, acc
+    grad = np.empty(logits.shape, dtype=logits.dtype)
+    total, correct, scored = _cross_entropy(logits, labels, grad)
+    return float(total / (T * B)), grad, (correct / scored if scored else float("nan"))
 
 
 def mean_squared_error(outputs, targets):
@@ -47,9 +66,11 @@ LOSSES = {"cross_entropy": cross_entropy, "mse": mean_squared_error}
 
 def clip_by_global_norm(grads, max_norm):
     """Scale all gradients together so their joint L2 norm is at most max_norm; returns the
-    norm before clipping."""
-    norm = float(np.sqrt(sum(float(np.sum(g * g)) for g in grads)))
-    if max_norm is not None and norm > max_norm:
+    norm before clipping (None, and nothing done, when max_norm is None)."""
+    if max_norm is None:
+        return None
+    norm = float(np.sqrt(sum(float(np.vdot(g, g)) for g in grads)))
+    if norm > max_norm:
         for g in grads:
             g *= max_norm / norm
     return norm
@@ -103,7 +124,8 @@ def program_for(circuit, seed=0, cache=None, **overrides):
                             "(in circuit.meta['training'] or as arguments)")
     return GradientProgram(circuit, spec["dt"], spec["inputs"], spec["readout"],
                            spec["trainable"], seed=seed, method=spec.get("method", "euler"),
-                           lag=spec.get("lag", "feedforward"), cache=cache)
+                           lag=spec.get("lag", "feedforward"), cache=cache,
+                           dtype=spec.get("dtype", np.float64))
 
 
 @dataclass

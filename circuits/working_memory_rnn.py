@@ -35,6 +35,7 @@ def build(**params):
     c.meta.update(kind="training", params=p, training=dict(
         dt=dt, inputs=["obs"], readout="out", hidden="rnn",
         trainable=["obs -> rnn", "rnn -> rnn", "rnn -> out", "rnn.I_ext", "out.I_ext"],
+        dtype=np.float32,   # as JAX and BrainPy train it, and faster (float64 works too)
         task=lambda: _task(dt), steps=p["steps"], batch_size=p["batch_size"],
         seq_len=p["seq_len"], lr=p["lr"], loss="cross_entropy"))
     return c

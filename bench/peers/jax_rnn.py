@@ -73,7 +73,7 @@ def neurogym_batches():
     timing = {"delay": ("choice", [200, 400, 800, 1600, 3200]), "response": ("constant", 500)}
     ds = ngym.Dataset("DelayComparison-v0", env_kwargs=dict(dt=100, timing=timing),
                       batch_size=16, seq_len=100)
-    return lambda k: ds(), ngym.__version__
+    return lambda k: ds(), f"neurogym {ngym.__version__}"
 
 
 def main():
