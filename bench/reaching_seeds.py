@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import argparse
 import csv
-import os
 import sys
 import time
 from concurrent.futures import ProcessPoolExecutor
@@ -31,15 +30,10 @@ def condition_params(cond):
 
 def one_network(args):
     cond, seed = args
-    os.environ.setdefault("OMP_NUM_THREADS", "1")
-    from circuitdsl.circuits.two_pathway_reaching import ReachingRunner, build
+    from circuitdsl.circuits.two_pathway_reaching import network_test_losses
     t0 = time.perf_counter()
-    runner = ReachingRunner(build(**condition_params(cond)), seed)
-    n = len(runner.train) + len(runner.test)
-    runner.n_trials = n
-    rows = [runner.trial(k) for k in range(1, n + 1)]
-    m = runner.metrics(rows)
-    return cond, seed, [m[f"test_loss_{k}"] for k in range(4)], time.perf_counter() - t0
+    losses = network_test_losses(seed, **condition_params(cond))
+    return cond, seed, losses, time.perf_counter() - t0
 
 
 def main(argv=None):

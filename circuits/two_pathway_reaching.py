@@ -174,3 +174,13 @@ class ReachingRunner:
         after = self.trajectories(self.sim.arrays["F"].copy())
         reaching_figures(out, rows, self.p["block"], before, after, self.task)
         return "test loss per target " + " ".join(f"{v:.4f}" for v in metrics.values())
+
+
+def network_test_losses(seed, **params):
+    """Train one network on the whole protocol and return its mean test loss per target
+    (no files; what the 21-network reproduction runs for each seed)."""
+    runner = ReachingRunner(build(**params), seed)
+    runner.n_trials = len(runner.train) + len(runner.test)
+    rows = [runner.trial(k) for k in range(1, runner.n_trials + 1)]
+    m = runner.metrics(rows)
+    return [m[f"test_loss_{k}"] for k in range(runner.task.used)]

@@ -189,3 +189,54 @@ def test_run_trials_rejects_bad_tables():
         sim.run_trials(10, [0, 3], params={"cue.value": np.zeros((2, 8))})
     with pytest.raises(ValueError, match="'GPi.noise' is not a state"):
         sim.run_trials(10, [0], collect=["GPi.noise"])
+
+
+def test_cli_outputs_and_resume(tmp_path):
+    from circuitdsl.cli import main
+    from circuitdsl.runs import run_one
+    params = dict(protocol="sequential", hebbian_rate=1e-6, block=50, test_trials=20)
+    sets = ["--set", "block=50", "--set", "test_trials=20"]
+    out = tmp_path / "full"
+    main(["run", "two-pathway-reaching", "--protocol", "sequential", "--hebbian-rate", "1e-6",
+          "--seed", "4", "--out", str(out), "--quiet", *sets])
+    for f in ("trace.csv", "test_loss.csv", "training_loss.png", "trajectories.png", "run.json"):
+        assert (out / f).stat().st_size > 0, f
+    trace = (out / "trace.csv").read_text().splitlines()
+    assert trace[0] == "trial,target,loss,phase" and len(trace) == 1 + 13 * 50 + 80
+    assert trace[-1].endswith(",test") and trace[1].endswith(",train")
+    test_loss = (out / "test_loss.csv").read_text().splitlines()
+    assert test_loss[0] == "target,loss" and [r.split(",")[0] for r in test_loss[1:]] == \
+        ["0", "1", "2", "3"]
+    # interrupted after 400 trials (a checkpoint), then resumed: the same trace
+    part = tmp_path / "part"
+    run_one("two-pathway-reaching", 4, params, part, trials=400, progress=False)
+    run_one("two-pathway-reaching", 4, params, part, trials=730, resume=True, progress=False)
+    assert (part / "trace.csv").read_text() == (out / "trace.csv").read_text()
+
+
+@pytest.mark.slow
+def test_fig6_reproduction_21_networks():
+    """The published comparison (seed-models.md B.6), 21 networks per condition, batch 0.
+    About 4 minutes on 2 cores; `python bench/reaching_seeds.py` prints the same table."""
+    from concurrent.futures import ProcessPoolExecutor
+
+    conds = {"interleaved": dict(protocol="interleaved", hebbian_rate=0.0),
+             "sl": dict(protocol="sequential", hebbian_rate=0.0),
+             "hebbian": dict(protocol="sequential", hebbian_rate=1e-6)}
+    with ProcessPoolExecutor(2) as pool:
+        res = {c: np.asarray(list(pool.map(_losses, [(p, s) for s in range(21)])))
+               for c, p in conds.items()}
+    med = {c: np.median(v, axis=0) for c, v in res.items()}
+    assert 0.0018 <= np.median(res["interleaved"]) <= 0.003
+    assert 0.0025 <= med["hebbian"][3] <= 0.004
+    for k, ref in enumerate([0.0074, 0.0137, 0.0167]):
+        assert ref / 2 <= med["hebbian"][k] <= ref * 2
+    assert 0.0018 * 0.7 <= med["sl"][3] <= 0.0018 * 1.3
+    assert med["sl"][0] >= 3 * med["hebbian"][0]
+    assert res["sl"][:, 0].mean() > res["hebbian"][:, 0].mean()
+
+
+def _losses(args):
+    from circuitdsl.circuits.two_pathway_reaching import network_test_losses
+    params, seed = args
+    return network_test_losses(seed, **params)
