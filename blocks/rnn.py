@@ -1,9 +1,11 @@
 """Blocks for gradient-trained rate networks: data inputs and discrete-time rate layers.
 
 `InputPopulation` holds one value per unit that a training loop sets from the data each step
-(circuitdsl.compiler.backward sets its state `x`). `RateLayer` is a rate population integrated
-with Euler at a step chosen by `alpha = dt/tau`: with alpha = 1 the update is the discrete
-RNN h_t = f(sum of inputs + bias), the bias being the model's `I_ext`.
+(circuitdsl.compiler.backward sets its state `x`). `LeakyRateLayer` is a rate population
+integrated with Euler at a step chosen by `alpha = dt/tau`: with alpha = 1 the update is the
+discrete RNN h_t = f(sum of inputs + bias), the bias being the model's `I_ext`. (Unlike the
+instantaneous layers of blocks/layers.py, its output is a state, so the training path can
+differentiate through it.)
 """
 from __future__ import annotations
 
@@ -22,7 +24,7 @@ def InputPopulation(name, N=1):
     return Population(name, INPUT, N, synapse=RATE)
 
 
-def RateLayer(name, N, activation="relu", tau=1.0, bias=0.0):
+def LeakyRateLayer(name, N, activation="relu", tau=1.0, bias=0.0):
     """N rate units r = f(x), tau dx/dt = -x + I + bias, integrated with Euler.
 
     `bias` is a scalar, one value per unit, or a callable (rng, N) -> values drawn at build

@@ -10,7 +10,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from circuitdsl.blocks.rnn import InputPopulation, RateLayer, kaiming_normal, uniform_init
+from circuitdsl.blocks.rnn import (InputPopulation, LeakyRateLayer, kaiming_normal,
+                                  uniform_init)
 from circuitdsl.circuit import Circuit, resolve_params
 
 DESCRIPTION = "ReLU RNN trained by BPTT on delayed comparison of two values (BrainPy tutorial)"
@@ -27,8 +28,8 @@ def build(**params):
     c = Circuit("working-memory-rnn")
     bound = 1.0 / np.sqrt(H)
     c.add(InputPopulation("obs", 2),
-          RateLayer("rnn", H, "relu", tau=p["tau"], bias=uniform_init(bound)),
-          RateLayer("out", 3, "linear", tau=dt, bias=uniform_init(bound)))
+          LeakyRateLayer("rnn", H, "relu", tau=p["tau"], bias=uniform_init(bound)),
+          LeakyRateLayer("out", 3, "linear", tau=dt, bias=uniform_init(bound)))
     c.connect("obs", "rnn", weight=kaiming_normal(2))
     c.connect("rnn", "rnn", weight=kaiming_normal(H), self_connections=True)
     c.connect("rnn", "out", weight=kaiming_normal(H))

@@ -5,7 +5,7 @@ import pytest
 
 from circuitdsl.block import Population
 from circuitdsl.blocks.neurons import RATE, RATE_MODELS, LIFNeurons, RatePopulation
-from circuitdsl.blocks.rnn import InputPopulation, RateLayer, kaiming_normal, uniform_init
+from circuitdsl.blocks.rnn import InputPopulation, LeakyRateLayer, kaiming_normal, uniform_init
 from circuitdsl.circuit import Circuit
 from circuitdsl.compiler.backward import GradientError, GradientProgram
 from circuitdsl.train import SGD, Adam, clip_by_global_norm, cross_entropy, train
@@ -18,8 +18,8 @@ def random_circuit():
     normal = lambda s: (lambda rng, n: s * rng.standard_normal(n))  # noqa: E731
     c.add(InputPopulation("obs", 3),
           RatePopulation("a", 4, "tanh", tau=3.0, I_ext=0.0),
-          RateLayer("b", 5, "relu", tau=1.0, bias=uniform_init(0.5)),
-          RateLayer("out", 3, "linear", tau=1.0, bias=uniform_init(0.5)))
+          LeakyRateLayer("b", 5, "relu", tau=1.0, bias=uniform_init(0.5)),
+          LeakyRateLayer("out", 3, "linear", tau=1.0, bias=uniform_init(0.5)))
     c.connect("obs", "a", weight=normal(0.8))
     c.connect("a", "a", weight=normal(0.9), density=0.5)
     c.connect("a", "b", weight=normal(1.0), density=0.6)
@@ -76,8 +76,8 @@ def test_gradients_match_central_finite_differences(method, lag):
 def test_only_the_named_edges_and_units_get_gradients():
     # h1 and h2 share a model, so h1 -> out and h2 -> out are one projection: half trained
     c = Circuit("shared")
-    c.add(InputPopulation("obs", 2), RateLayer("h1", 3, "relu", bias=0.5),
-          RateLayer("h2", 4, "relu", bias=0.5), RateLayer("out", 2, "linear"))
+    c.add(InputPopulation("obs", 2), LeakyRateLayer("h1", 3, "relu", bias=0.5),
+          LeakyRateLayer("h2", 4, "relu", bias=0.5), LeakyRateLayer("out", 2, "linear"))
     for src, dst in (("obs", "h1"), ("obs", "h2"), ("h1", "out"), ("h2", "out")):
         c.connect(src, dst, weight=lambda rng, n: rng.normal(size=n))
     prog = GradientProgram(c, 1.0, inputs=["obs"], readout="out",
@@ -112,7 +112,7 @@ def test_forward_with_lag_all_is_the_simulation_kernel():
 
 def test_errors_name_the_block_edge_or_parameter():
     c = Circuit("bad")
-    c.add(InputPopulation("obs", 2), LIFNeurons("lif", 3), RateLayer("out", 2, "linear"))
+    c.add(InputPopulation("obs", 2), LIFNeurons("lif", 3), LeakyRateLayer("out", 2, "linear"))
     c.connect("obs", "out")
     with pytest.raises(GradientError, match="block 'lif'.*spikes"):
         GradientProgram(c, 1.0, ["obs"], "out", ["obs -> out"])
@@ -248,3 +248,42 @@ def test_working_memory_rnn_reproduces_the_tutorial(seed):
     assert smooth[999][2] >= 0.90
     assert 0.90 <= smooth[1999][2] <= 0.95
     assert 0.004 <= smooth[1999][1] <= 0.011
+
+
+def test_update_statements_are_differentiated_too():
+    """A discrete-time map written as `update` statements (after integration) is part of the
+    step the backward pass differentiates."""
+    from circuitdsl.model import Model
+    disc = Model("Disc", "r = tanh(x)\ndy/dt = -y/tau", states=dict(x=0.0, y=0.1),
+                 params=dict(a=0.6, b=0.1, tau=2.0), inputs=("I",),
+                 update="x = a*x + I + b + y\ny += 0.5*r")
+    c = Circuit("disc")
+    c.add(InputPopulation("obs", 2), Population("d", disc, 4, synapse=RATE),
+          LeakyRateLayer("out", 3, "linear", bias=0.2))
+    for src, dst in (("obs", "d"), ("d", "d"), ("d", "out")):
+        c.connect(src, dst, weight=lambda rng, n: 0.7 * rng.normal(size=n),
+                  self_connections=True)
+    prog = GradientProgram(c, 1.0, ["obs"], "out", ["obs -> d", "d -> d", "d -> out", "d.a",
+                                                    "d.b", "d.tau"], seed=2)
+    rng = np.random.default_rng(1)
+    errors = finite_difference_check(prog, rng.normal(size=(8, 3, 2)),
+                                     rng.integers(0, 3, size=(8, 3)))
+    assert len(errors) == 6 and max(errors.values()) <= 1e-6, errors
+
+
+def test_instantaneous_layers_and_random_dynamics_are_refused():
+    from circuitdsl.blocks.layers import RateLayer as InstantLayer
+    c = Circuit("instant")
+    c.add(InputPopulation("obs", 2), InstantLayer("h", 3, "tanh"),
+          LeakyRateLayer("out", 2, "linear"))
+    c.connect("obs", "h")
+    c.connect("h", "out")
+    with pytest.raises(GradientError, match="edge h -> out: its current reads input 'I'"):
+        GradientProgram(c, 1.0, ["obs"], "out", ["obs -> h"])
+    from circuitdsl.model import Model
+    noisy = Model("Noisy", "dx/dt = -x + I + randn()", states=dict(x=0.0), inputs=("I",))
+    c2 = Circuit("noisy")
+    c2.add(InputPopulation("obs", 1), Population("n", noisy, 2, synapse=RATE))
+    c2.connect("obs", "n")
+    with pytest.raises(GradientError, match="block 'n'.*draws random numbers"):
+        GradientProgram(c2, 1.0, ["obs"], ("n", "x"), ["obs -> n"])

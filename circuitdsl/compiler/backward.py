@@ -87,6 +87,19 @@ def discrete_update(model, scheme, owner):
                 new[x] = syms[x] + dt * f
     else:
         raise GradientError(f"block '{owner}': unknown integrator '{scheme}'")
+    # `update` statements run after integration (a discrete-time map), in order
+    for st in getattr(model, "update", ()):
+        expr = model.expand(st.expr)
+        if st.target not in model.states:
+            raise GradientError(f"block '{owner}': update statement '{st.line.text.strip()}' "
+                                f"assigns parameter '{st.target}', which has no derivative")
+        if expr.atoms(RandomFunction):
+            raise GradientError(f"block '{owner}': update statement '{st.line.text.strip()}' "
+                                "draws random numbers, so it has no derivative")
+        value = expr.xreplace({syms[x]: new[x] for x in model.states})
+        old = new[st.target]
+        new[st.target] = {"=": value, "+=": old + value, "-=": old - value,
+                          "*=": old * value}[st.op]
     return new
 
 
@@ -166,6 +179,10 @@ class GradientProgram:
                                     "differentiable rate blocks")
         for p in self.projections:
             label = p.sets[0].connection.label if p.sets[0].connection else p.name
+            if getattr(p.synapse, "feedback", False):
+                raise GradientError(f"edge {label}: synapse '{p.synapse.name}' is a feedback "
+                                    "edge (a learning signal); gradient training computes its "
+                                    "own, remove it")
             if p.on_pre or p.events or p.delay:
                 raise GradientError(f"edge {label}: synapse '{p.synapse.name}' acts on spikes "
                                     "or events; gradient training needs a current 'I += w*...'")
@@ -182,6 +199,13 @@ class GradientProgram:
                 raise GradientError(f"edge {label}: synapse '{p.synapse.name}' current "
                                     f"'{p.current.line.text.strip()}' is not w * f(pre); "
                                     "gradient training supports only that form")
+            pre_inputs = sorted(s.name[5:] for s in h.free_symbols
+                                if s.name[5:] in p.pre.model.inputs)
+            if pre_inputs:
+                raise GradientError(f"edge {label}: its current reads input '{pre_inputs[0]}' "
+                                    f"of the source this step (an instantaneous layer); "
+                                    "gradient training needs sources whose output is a "
+                                    "function of their state (e.g. blocks.rnn.LeakyRateLayer)")
             p.h = h
             p.input_index = list(p.post.model.inputs).index(p.current.target.split(".", 1)[1])
             p.same_step = self.lag == "feedforward" and p.pre.index < p.post.index
@@ -214,6 +238,10 @@ class GradientProgram:
                                 f"derived quantity '{var}'")
         if g.index in self.clamped:
             raise GradientError(f"readout: block '{path}' is an input")
+        expr = m.expand(_sym(var)) if var in m.states else m.expand(m.derived[var])
+        if any(s.name in m.inputs for s in expr.free_symbols):
+            raise GradientError(f"readout: '{path}.{var}' reads the block's inputs directly; "
+                                "read out a state, or a quantity derived from states")
         self.readout = (g, off, pop.N, var, m.expand(_sym(var)) if var in m.states
                         else m.expand(m.derived[var]))
 
