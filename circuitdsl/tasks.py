@@ -154,31 +154,57 @@ class DelayComparisonTask(Task):
 
     def build_stream(self, gt, pair, steps, noise, n_steps):
         """Trials k = 0, 1, ... back to back, cut at n_steps; noise (>= n_steps, 2)."""
-        lengths = steps.sum(axis=1)
-        starts = np.concatenate([[0], np.cumsum(lengths)[:-1]])
-        n = int(np.searchsorted(starts, n_steps))      # trials that start before the cut
-        tid = np.repeat(np.arange(n), lengths[:n])[:n_steps]
-        local = np.arange(len(tid)) - starts[tid]
-        bounds = np.cumsum(steps[:n], axis=1)[tid]      # end of each period, per step
-        period = (local[:, None] >= bounds).sum(axis=1)
-        vp = np.asarray(self.vpairs)[pair[:n]]
-        first = np.where(gt[:n] == 1, vp[:, 0], vp[:, 1])
-        second = np.where(gt[:n] == 1, vp[:, 1], vp[:, 0])
-        ob = np.zeros((len(tid), 2), dtype=np.float32)
-        ob[:, 0] = period < 4
-        ob[:, 1] = np.where(period == 1, self.encode(first)[tid],
-                            np.where(period == 3, self.encode(second)[tid], 0.0))
-        stim = (period == 1) | (period == 3)
-        ob[stim] = (ob[stim].astype(np.float64) + self.noise_std * noise[:len(tid)][stim]
-                    ).astype(np.float32)
-        return ob, np.where(period == 4, gt[tid], 0).astype(np.int64)
+        ob, gts = self.build_streams(gt[None], pair[None], steps[None],
+                                     noise[None, :n_steps], n_steps)
+        return ob[:, 0], gts[:, 0]
 
-    def stream(self, rng, n_steps):
+    def build_streams(self, gt, pair, steps, noise, n_steps):
+        """Rows of back-to-back trials at once: gt, pair (R, K), steps (R, K, 5), noise
+        (R, n_steps, 2) -> ob (n_steps, R, 2), gt (n_steps, R). The K trials of a row must
+        cover n_steps."""
+        R, K = gt.shape
+        lengths = steps.sum(axis=2)
+        starts = np.cumsum(lengths, axis=1) - lengths
+        if (starts[:, -1] + lengths[:, -1] < n_steps).any():
+            raise TaskError(f"{K} trials do not fill {n_steps} steps")
+        # one sorted search over all rows: row r's starts are shifted by r * span
+        span = int(lengths.sum(axis=1).max()) + n_steps + 1
+        shift = span * np.arange(R)[:, None]
+        flat_starts = (starts + shift).ravel()
+        pos = (np.arange(n_steps)[None, :] + shift).ravel()
+        tid = np.searchsorted(flat_starts, pos, side="right") - 1      # trial of each step
+        local = pos - flat_starts[tid]
+        bounds = np.cumsum(steps.reshape(R * K, 5), axis=1)[tid]       # period ends, per step
+        period = (local[:, None] >= bounds).sum(axis=1)
+        gt_f, vp = gt.ravel(), np.asarray(self.vpairs)[pair.ravel()]
+        first = self.encode(np.where(gt_f == 1, vp[:, 0], vp[:, 1]))
+        second = self.encode(np.where(gt_f == 1, vp[:, 1], vp[:, 0]))
+        ob = np.zeros((R * n_steps, 2), dtype=np.float32)
+        ob[:, 0] = period < 4
+        ob[:, 1] = np.where(period == 1, first[tid], np.where(period == 3, second[tid], 0.0))
+        stim = (period == 1) | (period == 3)
+        ob[stim] = (ob[stim].astype(np.float64) + self.noise_std *
+                    noise.reshape(R * n_steps, 2)[stim]).astype(np.float32)
+        labels = np.where(period == 4, gt_f[tid], 0).astype(np.int64)
+        return (np.ascontiguousarray(ob.reshape(R, n_steps, 2).transpose(1, 0, 2)),
+                np.ascontiguousarray(labels.reshape(R, n_steps).T))
+
+    def _stream_draws(self, rng, n_steps):
         # enough draws for the shortest possible trials; unused draws are simply dropped
         min_len = max(1, sum(_min_steps(self.timing[p], self.dt) for p in PERIODS))
         gt, pair, steps = self.draws(rng, n_steps // min_len + 1)
-        noise = rng.standard_normal((n_steps, 2))
+        return gt, pair, steps, rng.standard_normal((n_steps, 2))
+
+    def stream(self, rng, n_steps):
+        gt, pair, steps, noise = self._stream_draws(rng, n_steps)
         return self.build_stream(gt, pair, steps, noise, n_steps)
+
+    def streams(self, rngs, n_steps):
+        """One stream per generator, built together: (n_steps, len(rngs), 2), (n_steps, R);
+        row r equals stream(rngs[r], n_steps) for generators in the same state."""
+        gt, pair, steps, noise = map(np.stack, zip(*(self._stream_draws(r, n_steps)
+                                                     for r in rngs)))
+        return self.build_streams(gt, pair, steps, noise, n_steps)
 
     # ---- environment interface (gymnasium-like step with the task's rewards) ------------------
 
@@ -297,9 +323,12 @@ class SequenceDataset:
         self._fill()
 
     def _fill(self):
-        obs, gts = zip(*(self.task.stream(rng, self.cache_len) for rng in self.rngs))
-        self._ob = np.ascontiguousarray(np.stack(obs, axis=1))      # (cache, batch, n_obs)
-        self._gt = np.ascontiguousarray(np.stack(gts, axis=1))
+        if hasattr(self.task, "streams"):   # all rows in one vectorised build
+            self._ob, self._gt = self.task.streams(self.rngs, self.cache_len)
+        else:
+            obs, gts = zip(*(self.task.stream(rng, self.cache_len) for rng in self.rngs))
+            self._ob = np.ascontiguousarray(np.stack(obs, axis=1))   # (cache, batch, n_obs)
+            self._gt = np.ascontiguousarray(np.stack(gts, axis=1))
         self._start = 0
 
     def __call__(self):

@@ -173,6 +173,10 @@ def test_dataset_windows_cache_and_seed():
     assert not np.array_equal(x22, x)
     assert x22[0, :, 0].min() == 1.0                 # every row starts a new trial (fixation)
     assert not np.array_equal(x[:, 0], x[:, 1])      # rows are independent streams
+    from circuitdsl.circuit import stable_rng
+    for row in (0, 7):    # the vectorised fill is the single-row stream of each row's draws
+        ob, gt = task.stream(stable_rng(4, "dataset", row), 2100)
+        assert np.array_equal(cache_ob[:, row], ob) and np.array_equal(cache_gt[:, row], gt)
     again = SequenceDataset(task, batch_size=16, seq_len=100, seed=4)
     assert np.array_equal(again()[0], x)
     with pytest.raises(TaskError, match="batch_size and seq_len"):
