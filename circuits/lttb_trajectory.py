@@ -55,12 +55,13 @@ def build(**params):
     s_in, s_out = float(p["sigma_in"]), float(p["sigma_out"])
     for pop in ("E", "I"):
         c.connect("clock", pop, weight=lambda rng, n: s_in * rng.normal(size=n))
-    rule = LTTBRecurrentRule(eta=p["eta"])
     if v["pin"]:
+        rule = LTTBRecurrentRule(eta=p["eta"], bounds=(0.0, 0.0))
         c.connect("E", "E", weight=0.0, self_connections=True,
                   learning_rule=rule.with_params(w_lo=0.0, w_hi=100.0 * (1 - np.eye(Ne))))
         c.connect("I", "E", weight=0.0, learning_rule=rule.with_params(w_lo=-100.0, w_hi=0.0))
     else:
+        rule = LTTBRecurrentRule(eta=p["eta"])
         for pre, post in (("E", "E"), ("I", "E"), ("E", "I"), ("I", "I")):
             c.connect(pre, post, weight=0.0, self_connections=True, learning_rule=rule)
     readout = readout_synapse(v["readout"])
