@@ -19,7 +19,7 @@ from circuitdsl.runs import RunError, build_circuit, write_json
 from circuitdsl.train import _recent, program_for, train
 
 
-def test_trials(task, n, seed):
+def sample_trials(task, n, seed):
     """n single trials from a stream of their own, padded with zeros to one length:
     (X (T, n, n_obs), labels (T, n), lengths)."""
     rng = stable_rng(seed, "test-trials")
@@ -34,7 +34,7 @@ def test_trials(task, n, seed):
 
 def evaluate(program, task, n=500, seed=0):
     """Decision accuracy over n fresh trials, each run alone from the initial state."""
-    X, labels, _ = test_trials(task, n, seed + 1)
+    X, labels, _ = sample_trials(task, n, seed + 1)
     Y = program.forward(X)
     dec = labels > 0
     return float((Y.argmax(axis=-1)[dec] == labels[dec]).mean())
@@ -69,7 +69,7 @@ def pca_figure(program, task, hidden, path, seed, n=20):
     import matplotlib
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
-    X, labels, lengths = test_trials(task, n, seed)
+    X, labels, lengths = sample_trials(task, n, seed)
     program.forward(X)
     H = program.states(hidden, "r") if "r" in program._where[hidden][0].model.derived \
         else program.states(hidden)
