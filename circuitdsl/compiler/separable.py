@@ -14,6 +14,7 @@ from circuitdsl.compiler import codegen as cg
 from circuitdsl.compiler.printer import KernelPrinter
 
 CHUNK = 1024
+SHORT = 64      # flushes of fewer stored steps use loops, not BLAS
 _TIME = {"t", "dt"}
 
 
@@ -79,13 +80,25 @@ def emit_flush(fn, p, terms, depth):
         ha, hb = f"_HA_{p.name}_{k}", f"_HB_{p.name}_{k}"
         off = fn.off(f"F_{p.name}_{trace}")
         M = fn.off(f"M_{p.name}")
+        X = fn.off(f"X_{p.name}")
+        # A few stored steps (a 10-step trial): plain loops; BLAS calls would cost more than
+        # the sums. Long chunks keep the matrix products.
+        fn.emit(depth, f"if _sep_row < {SHORT}:")
+        fn.emit(depth + 1, f"for q in range({M}):")
+        fn.emit(depth + 2, f"_a = {ha}[PRE[{X} + q]]")
+        fn.emit(depth + 2, f"_b = {hb}[LPOST[{X} + q]]")
+        fn.emit(depth + 2, "_acc = 0.0")
+        fn.emit(depth + 2, "for _r in range(_sep_row):")
+        fn.emit(depth + 3, "_acc += _b[_r] * _a[_r]")
+        fn.emit(depth + 2, f"F[{off} + q] += _acc")
+        fn.emit(depth, "else:")
         if p.full and p.lpost is p.post:
-            fn.emit(depth, f"_E = np.dot({hb}, {ha}.T).ravel()")
-            fn.emit(depth, f"for q in range({M}):")
-            fn.emit(depth + 1, f"F[{off} + q] += _E[q]")
+            fn.emit(depth + 1, f"_E = np.dot({hb}, {ha}.T).ravel()")
+            fn.emit(depth + 1, f"for q in range({M}):")
+            fn.emit(depth + 2, f"F[{off} + q] += _E[q]")
         else:
-            fn.emit(depth, f"for q in range({M}):")
-            fn.emit(depth + 1, f"F[{off} + q] += np.dot({hb}[LPOST[{fn.off(f'X_{p.name}')} + q]], "
-                               f"{ha}[PRE[{fn.off(f'X_{p.name}')} + q]])")
+            fn.emit(depth + 1, f"for q in range({M}):")
+            fn.emit(depth + 2, f"F[{off} + q] += np.dot({hb}[LPOST[{X} + q]], "
+                               f"{ha}[PRE[{X} + q]])")
         fn.emit(depth, f"{ha}[:, :] = 0.0")
         fn.emit(depth, f"{hb}[:, :] = 0.0")
