@@ -85,11 +85,11 @@ def emit_flush(fn, p, terms, depth):
         # the sums. Long chunks keep the matrix products.
         fn.emit(depth, f"if _sep_row < {SHORT}:")
         fn.emit(depth + 1, f"for q in range({M}):")
-        fn.emit(depth + 2, f"_a = {ha}[PRE[{X} + q]]")
-        fn.emit(depth + 2, f"_b = {hb}[LPOST[{X} + q]]")
+        fn.emit(depth + 2, f"_ja = PRE[{X} + q]")
+        fn.emit(depth + 2, f"_ib = LPOST[{X} + q]")
         fn.emit(depth + 2, "_acc = 0.0")
         fn.emit(depth + 2, "for _r in range(_sep_row):")
-        fn.emit(depth + 3, "_acc += _b[_r] * _a[_r]")
+        fn.emit(depth + 3, f"_acc += {hb}[_ib, _r] * {ha}[_ja, _r]")
         fn.emit(depth + 2, f"F[{off} + q] += _acc")
         fn.emit(depth, "else:")
         if p.full and p.lpost is p.post:
