@@ -96,6 +96,8 @@ def run_one(name, seed, params, out, trials=None, dt=None, resume=False, progres
         meta = json.loads(meta_path.read_text())
         name, seed, params = meta["circuit_source"], meta["seed"], meta["set"]
     circuit = build_circuit(name, dict(params))
+    if circuit.meta.get("kind") == "training":
+        raise RunError(f"{name} is trained by gradient descent: use `circuitdsl train {name}`")
     dt = dt or (meta or {}).get("dt") or circuit.meta.get("dt", 0.05)
     if dt <= 0:
         raise RunError(f"--dt must be > 0, got {dt}")

@@ -54,3 +54,10 @@ def test_run_a_user_circuit_file_for_a_duration(tmp_path, capsys):
     assert meta["spike_counts"]["A"] == [5, 5, 5]
     assert "simulated 100.0 ms" in capsys.readouterr().out
     assert main(["run", str(f), "--set", "nodrive=1"]) == 2
+
+
+def test_run_points_training_circuits_to_train():
+    from circuitdsl.runs import RunError, run_one
+
+    with pytest.raises(RunError, match="use `circuitdsl train working-memory-rnn`"):
+        run_one("working-memory-rnn", 0, {}, "/nonexistent/never-written")
