@@ -20,6 +20,8 @@ the inputs are summed; reference §A.4, with δ = dt/τ_m and β_x = exp(-dt/τ_
 The online rules (circuitdsl.learning.LTTBRecurrentRule, LTTBReadoutRule) run after this map
 and read values one step old (reference §A.5); the unit keeps those copies itself (`*_prev`,
 `Sp_prev2`, and the presynaptic trace dH <- (1-δ) dH + δ s(t-1)). `learn` = 0 freezes them.
+With sign constraints ("pin") the rule clips each weight to its presynaptic unit's bounds
+[w_lo, w_hi] and holds weights from a unit to itself (same `uid`) at 0.
 """
 from __future__ import annotations
 
@@ -71,7 +73,8 @@ BURST_NEURON = Model(
     params=dict(delta=0.05, h=-1.0, h_ref=-5.0, V_reset=-20.0, V_reset_apic=-160.0, b=100.0,
                 burst_drive=20.0, theta_s=0.025, theta_b=0.0125, gamma=10.0,
                 beta_s=float(np.exp(-1 / 2)), beta_ro=float(np.exp(-1 / 10)),
-                beta_star=float(np.exp(-1 / 20)), beta_W=float(np.exp(-1 / 200)), learn=0.0),
+                beta_star=float(np.exp(-1 / 20)), beta_W=float(np.exp(-1 / 200)), learn=0.0,
+                uid=0.0, w_lo=float("-inf"), w_hi=float("inf")),
     inputs=("I_s", "I_p", "I_d"),
     update=_ONE_STEP_OLD + _STEP,
     doc="LTTB two-compartment burst neuron (soma, proximal and distal apical), discrete time.")

@@ -86,23 +86,26 @@ def HebbianDecay(eta=1e-6):
     return _summed("HebbianDecay", "-w + post.r*pre.r", eta, HebbianDecay.__doc__)
 
 
-def LTTBRecurrentRule(eta=10.0, bounds=None):
+def LTTBRecurrentRule(eta=10.0, pin=False):
     """LTTB's burst-dependent rule for the apical recurrent weights (Capone et al. 2022, §A.5),
     applied every step with values one step old, kept by the post unit (LTTBBurstNeuron):
 
         dw_ij = eta [S^d_i(t+1) - sigmoid(gamma V^p_i(t))] (1 - S^p_i(t)) SW_i(t+1) dH_j
 
-    With `bounds=(w_lo, w_hi)` the weight is then clipped (sign constraints, "pin"; scalars or
-    (N_post, N_pre) matrices, e.g. 0 on the diagonal); without, no clip (and no per-synapse
-    bounds to load). The post factor is zero outside somatic windows, so the kernel skips
-    those rows (compiler/gating.py). `post.learn` = 0 freezes the rule."""
+    With `pin=True` the weight is then clipped to the presynaptic unit's bounds
+    [pre.w_lo, pre.w_hi] (sign by presynaptic type) and held at 0 from a unit to itself
+    (pre.uid == post.uid); the bounds are unit parameters, so no per-synapse bounds are
+    loaded. The post factor is zero outside somatic windows, so the kernel skips those rows
+    (compiler/gating.py). `post.learn` = 0 freezes the rule."""
     dw = ("eta*post.learn*(post.Sd_prev - sigmoid(post.gamma*post.Vp_prev))"
           "*(1 - post.Sp_prev2)*post.SW_prev*pre.dH")
-    if bounds is None:
+    if not pin:
         return LearningRule("LTTBRecurrentRule", on_step=f"w = w + {dw}", params=dict(eta=eta))
-    w_lo, w_hi = bounds
-    return LearningRule("LTTBRecurrentRule[bounded]", on_step=f"w = clip(w + {dw}, w_lo, w_hi)",
-                        params=dict(eta=eta, w_lo=w_lo, w_hi=w_hi))
+    return LearningRule(
+        "LTTBRecurrentRule[pin]",
+        on_step=f"w = clip(w + {dw}, where(pre.uid == post.uid, 0, pre.w_lo), "
+                "where(pre.uid == post.uid, 0, pre.w_hi))",
+        params=dict(eta=eta))
 
 
 def LTTBReadoutRule(eta=0.01, signal="B_filt_total"):

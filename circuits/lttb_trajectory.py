@@ -50,16 +50,18 @@ def build(**params):
     Ne, Ni, dt = int(p["Ne"]), int(p["Ni"]), float(p["dt"])
     c = Circuit(f"lttb-trajectory[{p['protocol']}]")
     c.add(Clock("clock", 5, int(p["n_steps"]), dt, lead=1))
-    c.add(BurstNeurons("E", Ne, dt=dt), BurstNeurons("I", Ni, dt=dt))
+    # uid tells a unit from the others across E and I (no autapses under "pin"); w_lo, w_hi
+    # bound a unit's outgoing recurrent weights by its type (used only by the pinned rule).
+    c.add(BurstNeurons("E", Ne, dt=dt, uid=np.arange(Ne), w_lo=0.0, w_hi=100.0),
+          BurstNeurons("I", Ni, dt=dt, uid=Ne + np.arange(Ni), w_lo=-100.0, w_hi=0.0))
     c.add(BurstReadout("RO", 3, eta_bias=p["eta_bias"]))
     s_in, s_out = float(p["sigma_in"]), float(p["sigma_out"])
     for pop in ("E", "I"):
         c.connect("clock", pop, weight=lambda rng, n: s_in * rng.normal(size=n))
     if v["pin"]:
-        rule = LTTBRecurrentRule(eta=p["eta"], bounds=(0.0, 0.0))
-        c.connect("E", "E", weight=0.0, self_connections=True,
-                  learning_rule=rule.with_params(w_lo=0.0, w_hi=100.0 * (1 - np.eye(Ne))))
-        c.connect("I", "E", weight=0.0, learning_rule=rule.with_params(w_lo=-100.0, w_hi=0.0))
+        rule = LTTBRecurrentRule(eta=p["eta"], pin=True)
+        c.connect("E", "E", weight=0.0, self_connections=True, learning_rule=rule)
+        c.connect("I", "E", weight=0.0, learning_rule=rule)
     else:
         rule = LTTBRecurrentRule(eta=p["eta"])
         for pre, post in (("E", "E"), ("I", "E"), ("E", "I"), ("I", "I")):

@@ -36,7 +36,7 @@ def reference(W, n, lo, hi, c, eta=0.05, tau=10.0):
         y = 0.5 * y + I + x
         g = np.where(y > c, y - c, 0.0)
         r = np.tanh(y)
-        W = np.clip(W + eta * np.outer(g, r), lo, hi)
+        W = np.clip(W + eta * np.outer(g, r), lo, hi)      # eta: scalar or (N, N)
         ys.append(y)
     return np.array(ys), W
 
@@ -108,3 +108,29 @@ def test_on_step_still_cannot_read_inputs():
     with pytest.raises(EquationError, match="on_step runs before inputs are summed"):
         Model("Bad", states=dict(y=0.0), inputs=("I",), on_step="y = I")
     Model("Good", states=dict(y=0.0), inputs=("I",), update="y = I")
+
+
+@pytest.mark.parametrize("uniform", [True, False])
+def test_shared_rate_is_read_once_per_row_only_while_uniform(uniform):
+    """A rate every edge set to one value is read once per row; if a single synapse's rate is
+    changed, the kernel notices at the start of the run and reads it per synapse again."""
+    rng = np.random.default_rng(2)
+    W = rng.uniform(-0.3, 0.3, (6, 6))
+    c = np.array([0.3, 0.3, 0.3, 1e3, 1e3, 1e3])
+    sim = Simulator(circuit(W, GATED, thresholds=c), dt=1.0, method="euler")
+    assert "_uni_p0" in sim.source and "f_eta = _h_p0_eta" in sim.source
+    eta = np.full((6, 6), 0.05)
+    if not uniform:
+        proj, s0 = sim.lowered.projections[0], sim.network.synapse_sets[0]
+        q = int(np.flatnonzero((s0.post_idx[proj.order_origin[1]] == 1) &
+                               (s0.pre_idx[proj.order_origin[1]] == 2))[0])
+        sim.arrays["F"][sim.lowered.layout["F_p0_eta"] + q] = 0.0      # this synapse frozen
+        eta[1, 2] = 0.0
+    sim.run(40.0)
+    _, W_ref = reference(W, 40, -0.4, 0.4, c, eta=eta)
+    w = np.zeros_like(W)
+    s0 = sim.network.synapse_sets[0]
+    w[s0.post_idx, s0.pre_idx] = sim.synapse_weights()[0]
+    assert np.allclose(w, W_ref, rtol=0, atol=1e-14)
+    if not uniform:
+        assert w[1, 2] == W[1, 2] and abs(reference(W, 40, -0.4, 0.4, c)[1][1, 2] - W[1, 2]) > 1e-3

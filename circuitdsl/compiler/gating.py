@@ -13,6 +13,7 @@ post unit are left to the plain per-synapse loop.
 """
 from __future__ import annotations
 
+import numpy as np
 import sympy as sp
 
 from circuitdsl.compiler import codegen as cg
@@ -68,6 +69,50 @@ def plan(p):
     return g, gated
 
 
+def _uniform_params(p, gated):
+    """Rule parameters the gated statement reads that every edge of p set to the same scalar:
+    read once per row while they stay uniform (checked at the start of every kernel call)."""
+    out = []
+    for name in p.rule.params:
+        if sp.Symbol(name, real=True) not in gated.free_symbols:
+            continue
+        values = [np.asarray(s.rule.params[name], dtype=float) for s in p.sets]
+        if all(v.ndim == 0 for v in values) and len({float(v) for v in values}) == 1:
+            out.append(name)
+    return out
+
+
+def emit_setup(fn, p):
+    """Before the step loop: is each hoistable parameter still one value for all synapses?
+    (A runner may scale a rate between calls; a user may set single synapses.)"""
+    planned = plan(p) if p.rule_step else None
+    if planned is None or not _uniform_params(p, planned[1]):
+        return
+    M = fn.off(f"M_{p.name}")
+    fn.emit(1, f"_uni_{p.name} = {M} > 0")
+    for f in _uniform_params(p, planned[1]):
+        off = fn.off(f"F_{p.name}_{f}")
+        fn.emit(1, f"for q in range(1, {M}):")
+        fn.emit(2, f"if F[{off} + q] != F[{off}]:")
+        fn.emit(3, f"_uni_{p.name} = False")
+        fn.emit(3, "break")
+        fn.emit(1, f"_h_{p.name}_{f} = F[{off}] if _uni_{p.name} else 0.0")
+
+
+def _inner(fn, p, depth, gated, target, names, loads, printer, hoisted):
+    X = fn.off(f"X_{p.name}")
+    loads = dict(loads)
+    for f in hoisted:
+        fn.emit(depth, f"f_{f} = _h_{p.name}_{f}")
+        loads.pop(f)
+    fn.emit(depth, "for _o in range(_q1 - _q0):")
+    # A dense row holds every pre unit in order: j is the position in the row, no gather.
+    fn.emit(depth + 1, "j = _o" if getattr(p, "dense_rows", None) else f"j = PRE[{X} + _q0 + _o]")
+    cg._emit_loads(fn, depth + 1, loads, [gated, sp.Symbol(target)])
+    fn.emit(depth + 1, f"{names[target]} = {printer.doprint(gated)}")
+    fn.emit(depth + 1, f"_vf_{target}[_o] = {names[target]}")
+
+
 def emit(fn, p, stream):
     """Emit the gated per-step loop for projection p; False if the rule is not gated."""
     if not p.rule_step:
@@ -80,7 +125,7 @@ def emit(fn, p, stream):
     names, loads = cg._edge_names(fn, p, p.pre, p.post, "j", "i", "q")
     names[GATE.name] = GATE.name
     printer = KernelPrinter(names, stream)
-    R, X = fn.off(f"R_{p.name}"), fn.off(f"X_{p.name}")
+    R = fn.off(f"R_{p.name}")
     fn.emit(1, f"for i in range({fn.off(f'N_{p.post.name}')}):")
     cg._emit_loads(fn, 2, loads, [g])
     fn.emit(2, f"_gate = {printer.doprint(g)}")
@@ -96,10 +141,12 @@ def emit(fn, p, stream):
         off = fn.off(f"F_{p.name}_{f}")
         fn.emit(2, f"_vf_{f} = F[{off} + _q0:{off} + _q1]")
         loads[f] = f"f_{f} = _vf_{f}[_o]"
-    fn.emit(2, "for _o in range(_q1 - _q0):")
-    # A dense row holds every pre unit in order: j is the position in the row, no gather.
-    fn.emit(3, "j = _o" if getattr(p, "dense_rows", None) else f"j = PRE[{X} + _q0 + _o]")
-    cg._emit_loads(fn, 3, loads, [gated, sp.Symbol(target)])
-    fn.emit(3, f"{names[target]} = {printer.doprint(gated)}")
-    fn.emit(3, f"_vf_{target}[_o] = {names[target]}")
+    uniform = _uniform_params(p, gated)
+    if uniform:       # a rate shared by the whole projection: one load per row, not per synapse
+        fn.emit(2, f"if _uni_{p.name}:")
+        _inner(fn, p, 3, gated, target, names, loads, printer, uniform)
+        fn.emit(2, "else:")
+        _inner(fn, p, 3, gated, target, names, loads, printer, [])
+    else:
+        _inner(fn, p, 2, gated, target, names, loads, printer, [])
     return True

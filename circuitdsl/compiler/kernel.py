@@ -377,6 +377,8 @@ def generate(lowered):
     for p in lowered.projections:
         if plans[p.index]:
             separable.emit_setup(fn, p, plans[p.index])
+        else:
+            gating.emit_setup(fn, p)
     if any(plans.values()):
         fn.emit(1, "_sep_row = 0")
     fn.emit(1, "for k in range(k0, k0 + n_steps):")
