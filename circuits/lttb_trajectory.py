@@ -91,12 +91,16 @@ class LTTBRunner:
 
     columns = ("iteration", "outer_variance", "inner_error", "seconds")
 
-    def __init__(self, circuit, seed, dt=1.0):
+    def __init__(self, circuit, seed, dt=None):
         from circuitdsl.simulator import Simulator
         self.circuit = circuit
         p = circuit.meta["params"]
         self.p, self.v = p, circuit.meta["protocol"]
         self.dt = float(p["dt"])
+        if dt is not None and abs(float(dt) - self.dt) > 1e-12:
+            raise ValueError(f"lttb-trajectory: the time step is a circuit parameter (its "
+                             f"clock, traces and rates are built for it): use --set dt={dt}, "
+                             f"not --dt (got --dt {dt}, circuit dt {self.dt})")
         # No unit has a spike condition (spikes are states), so no spike buffer is needed.
         self.sim = Simulator(circuit, dt=self.dt, seed=seed, method="euler", max_spikes=1)
         self.n_run = int(p["n_steps"]) - 2           # LTTB steps n = 1 .. n_steps - 2
