@@ -26,8 +26,13 @@ def _side(sym):
     return "time" if sym.name in _TIME else "other"
 
 
-def split(statement, traces, pre_model, post_model):
-    """(trace, f_pre, g_post) if the statement is a separable accumulation, else None."""
+def split(statement, traces, pre_model, post_model, held=frozenset()):
+    """The statement's increment as terms, or None if it is not a separable accumulation.
+
+    Each addend of the increment is a product term ("product", trace, f_pre, g_post) or a
+    held term ("held", trace, c, h): c a function of synapse fields that no per-step
+    statement changes (e.g. -w in a Hebbian rule with decay), h a function of time, so its
+    sum over the steps is c times the sum of h."""
     if statement.target not in traces:
         return None
     expr = cg.resolve_edge(statement.expr, pre_model, post_model)
@@ -35,39 +40,61 @@ def split(statement, traces, pre_model, post_model):
     inc = expr if statement.op == "+=" else (expr - e) if statement.op == "=" else None
     if inc is None or e in inc.free_symbols:
         return None
-    inc = sp.expand_power_base(sp.powsimp(inc, force=True), force=True)
-    pre, post = [], []
-    for factor in sp.Mul.make_args(inc):
-        sides = {_side(s) for s in factor.free_symbols}
-        if "other" in sides or {"pre", "post"} <= sides:
+    terms = []
+    for addend in sp.Add.make_args(inc):
+        addend = sp.expand_power_base(sp.powsimp(addend, force=True), force=True)
+        pre, post, const, time = [], [], [], []
+        for factor in sp.Mul.make_args(addend):
+            names = {s.name for s in factor.free_symbols}
+            if names and names <= set(held):
+                const.append(factor)
+                continue
+            sides = {_side(s) for s in factor.free_symbols}
+            if "other" in sides or {"pre", "post"} <= sides:
+                return None
+            (pre if "pre" in sides else post if "post" in sides else time).append(factor)
+        if const and (pre or post):
             return None
-        (pre if "pre" in sides else post).append(factor)
-    return statement.target, sp.Mul(*pre), sp.Mul(*post)
+        if const or not (pre or post):
+            terms.append(("held", statement.target, sp.Mul(*const), sp.Mul(*time)))
+        else:
+            terms.append(("product", statement.target, sp.Mul(*pre), sp.Mul(*post, *time)))
+    return terms
 
 
 def plan(p):
-    """Separable splits for all of a projection's per-step statements, or None."""
+    """Separable terms for all of a projection's per-step statements, or None."""
     if not p.rule_step:
         return None
-    out = [split(s, p.rule.traces, p.pre.model, p.lpost.model) for s in p.rule_step]
-    if any(x is None for x in out) or len({x[0] for x in out}) != len(out):
+    targets = {s.target for s in p.rule_step}
+    held = frozenset(f for f in getattr(p, "fields", ()) if f not in targets)
+    out = [split(s, p.rule.traces, p.pre.model, p.lpost.model, held) for s in p.rule_step]
+    if any(x is None for x in out) or len(targets) != len(out):
         return None
-    return out
+    terms = [t for x in out for t in x]
+    return terms if any(t[0] == "product" for t in terms) else None
 
 
 def emit_setup(fn, p, terms):
     # Buffers no longer than the run: a short trial (10 steps) must not zero 1024 columns.
-    for k, _ in enumerate(terms):
+    for k, (kind, *_rest) in enumerate(terms):
+        if kind == "held":
+            fn.emit(1, f"_HS_{p.name}_{k} = 0.0")
+            continue
         fn.emit(1, f"_HA_{p.name}_{k} = np.zeros(({fn.off(f'N_{p.pre.name}')}, _chunk))")
         fn.emit(1, f"_HB_{p.name}_{k} = np.zeros(({fn.off(f'N_{p.lpost.name}')}, _chunk))")
 
 
 def emit_record(fn, lowered, p, terms, stream):
-    """Per step: store f(pre) and g(post) in column `_sep_row` of the buffers."""
-    for k, (_, f, g) in enumerate(terms):
+    """Per step: store f(pre) and g(post) in column `_sep_row` of the buffers (held terms:
+    add h(t) to their running sum)."""
+    for k, (kind, _, f, g) in enumerate(terms):
+        names, loads = cg._edge_names(fn, p, p.pre, p.lpost, "j", "i", "q")
+        if kind == "held":
+            fn.emit(1, f"_HS_{p.name}_{k} += {KernelPrinter(names, stream).doprint(g)}")
+            continue
         for side, factor, grp, unit, buf in (("pre", f, p.pre, "j", "HA"),
                                              ("post", g, p.lpost, "i", "HB")):
-            names, loads = cg._edge_names(fn, p, p.pre, p.lpost, "j", "i", "q")
             fn.emit(1, f"for {unit} in range({fn.off(f'N_{grp.name}')}):")
             cg._emit_loads(fn, 2, loads, [factor])
             value = KernelPrinter(names, stream).doprint(factor)
@@ -76,10 +103,18 @@ def emit_record(fn, lowered, p, terms, stream):
 
 def emit_flush(fn, p, terms, depth):
     """Add the stored steps to the traces and clear the buffers."""
-    for k, (trace, _, _) in enumerate(terms):
+    for k, (kind, trace, c, _) in enumerate(terms):
         ha, hb = f"_HA_{p.name}_{k}", f"_HB_{p.name}_{k}"
         off = fn.off(f"F_{p.name}_{trace}")
         M = fn.off(f"M_{p.name}")
+        if kind == "held":
+            names, loads = cg._edge_names(fn, p, p.pre, p.lpost, "j", "i", "q")
+            fn.emit(depth, f"for q in range({M}):")
+            cg._emit_loads(fn, depth + 1, loads, [c])
+            fn.emit(depth + 1, f"F[{off} + q] += ({KernelPrinter(names).doprint(c)}) * "
+                               f"_HS_{p.name}_{k}")
+            fn.emit(depth, f"_HS_{p.name}_{k} = 0.0")
+            continue
         X = fn.off(f"X_{p.name}")
         # A few stored steps (a 10-step trial): plain loops; BLAS calls would cost more than
         # the sums. Long chunks keep the matrix products.
