@@ -240,3 +240,15 @@ def _losses(args):
     from circuitdsl.circuits.two_pathway_reaching import network_test_losses
     params, seed = args
     return network_test_losses(seed, **params)
+
+
+def test_hebbian_decay_trace_is_kept_by_the_separable_path():
+    """-w + z y: the product part by matrix products, the -w part as w times the step count."""
+    from circuitdsl.compiler import separable
+    sim = ReachingRunner(build(block=10, test_trials=2), seed=0).sim
+    rules = {p.rule.name: p for p in sim.lowered.projections if p.rule is not None}
+    terms = separable.plan(rules["HebbianDecay"])
+    assert sorted(t[0] for t in terms) == ["held", "product"]
+    held = [t for t in terms if t[0] == "held"][0]
+    assert str(held[2]) == "-w" and held[3] == 1
+    assert "_HS_" in sim.source
