@@ -101,7 +101,7 @@ def main():
     data_s = float(np.median([r["data_seconds"] for r in runs["circuitdsl"]]))
     print(f"\n{args.steps} steps, medians of {args.repeats} alternating runs "
           f"(JAX + neurogym: 1 run); wall seconds of the loop, data included")
-    print(f"| implementation | seconds | ratio to circuitdsl |\n|---|---|---|")
+    print("| implementation | seconds | ratio to circuitdsl |\n|---|---|---|")
     print(f"| circuitdsl (data {data_s:.2f} s of it) | {ours_s:.2f} | 1.00 |")
     for name, value in med.items():
         if name != "circuitdsl":

@@ -60,6 +60,9 @@ class Simulator:
         self.k = 0
         self.status = np.zeros(5, dtype=np.int64)
         self.max_spikes = int(max_spikes)
+        # Allocated once (pages are only touched when spikes are written): zeroing max_spikes
+        # rows per run would cost more than a short trial.
+        self._spike_buffer = np.zeros((self.max_spikes, 3), dtype=np.int64)
         self._pop_index = {}
         for g in self.lowered.groups:
             for path, pop, off in g.pops:
@@ -155,9 +158,6 @@ class Simulator:
         n_rec = n // record_every if (len(s_idx) + len(p_idx)) else 0
         REC = np.zeros((n_rec, len(s_idx) + len(p_idx)))
         ext, ext_idx = self._external(inputs)
-        # Allocated once: zeroing max_spikes rows per run would cost more than a short trial.
-        if getattr(self, "_spike_buffer", None) is None:
-            self._spike_buffer = np.zeros((self.max_spikes, 3), dtype=np.int64)
         SPIKES = self._spike_buffer
         self.status[:] = 0
         a = self.arrays
@@ -252,8 +252,6 @@ class Simulator:
         OUT = np.zeros((len(cases), len(COLIDX)))
         self.reset()
         a, S0, SPK0 = self.arrays, self.lowered.init_state.copy(), self.arrays["SPK"].copy()
-        if getattr(self, "_spike_buffer", None) is None:
-            self._spike_buffer = np.zeros((self.max_spikes, 3), dtype=np.int64)
         self.status[:] = 0
         self.module.trials(n, self.dt, a["S"], a["P"], a["I"], a["F"], a["PRE"], a["POST"],
                            a["LPOST"], a["PTR"], a["PPTR"], a["PORD"], a["SPK"], a["DB"],

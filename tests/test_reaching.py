@@ -157,7 +157,7 @@ def test_algebraic_loop_is_refused():
     c.add(RateLayer("B", 2, "relu"))
     c.connect("A", "B", weight=normal(1.0))
     c.connect("B", "A", weight=normal(1.0))
-    with pytest.raises(ValueError, match="algebraic loop"):
+    with pytest.raises(ValueError, match="edges A -> B, B -> A form an algebraic loop"):
         Simulator(c, dt=1.0, method="euler")
 
 

@@ -210,10 +210,10 @@ class BPTTSource:
         j, a = p.index, p.input_index
         if all_steps:
             self._h_all(src, depth, p)
-            H, rows, t = f"HA{j}.reshape(T * B, HA{j}.shape[2])", "T", "t"
+            H = f"HA{j}.reshape(T * B, HA{j}.shape[2])"
         else:
             self._h(src, depth, p, "t + 1" if p.same_step else "t")
-            H, rows, t = f"H{j}", "1", "t"
+            H = f"H{j}"
         if p.full:
             src(depth, f"_o = np.dot({H}, W{j}.T)")
             if all_steps:

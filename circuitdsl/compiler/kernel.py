@@ -6,6 +6,7 @@ import sympy as sp
 from circuitdsl.compiler import codegen as cg
 from circuitdsl.compiler import gating, separable
 from circuitdsl.compiler.printer import KernelPrinter
+from circuitdsl.equations import RandomFunction
 
 ARGS = ("k0, n_steps, dt, S, P, I, F, PRE, POST, LPOST, PTR, PPTR, PORD, SPK, DB, RNG, L, "
         "EXT, EXTIDX, ext_every, RECS, RECP, REC, rec_every, SPIKES, STATUS")
@@ -315,7 +316,6 @@ def _rule_loop(fn, lowered, p, statements, depth=1, signals=()):
                         _stream(lowered, p), signals, extra)
 
 
-RANDOM = {"rand", "randn", "uniform", "poisson"}   # one draw per synapse: never hoisted
 
 
 def _hoist_unit_functions(fn, lowered, p, statements, depth):
@@ -328,8 +328,9 @@ def _hoist_unit_functions(fn, lowered, p, statements, depth):
         for f in e.atoms(sp.Function):
             names = {s.name for s in f.free_symbols}
             for side, grp, unit in (("pre__", p.pre, "j"), ("post__", p.lpost, "i")):
+                # A random draw is one per synapse: never hoisted.
                 if names and all(n.startswith(side) for n in names) and \
-                        f.func.__name__ not in RANDOM:
+                        not isinstance(f, RandomFunction):
                     found.setdefault(f, (side, grp, unit))
     if not found:
         return statements, {}

@@ -8,6 +8,7 @@ density, weight, parameter or stimulus never changes the generated source.
 """
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -284,40 +285,33 @@ def _topological(groups, network):
     for s in network.synapse_sets:
         a, b = g_of[id(s.pre)], g_of[id(s.post)]
         if a != b and _instantaneous(s):
-            instant.add_edge(a, b)
+            instant.add_edge(a, b, label=f"{s.pre.name} -> {s.post.name}")
     cond = nx.condensation(graph)
     order = []
     for c in nx.lexicographical_topological_sort(cond, key=lambda c: min(cond.nodes[c]["members"])):
         members = sorted(cond.nodes[c]["members"])
-        sub = instant.subgraph(members)
+        sub = nx.DiGraph()
+        sub.add_nodes_from(members)
+        sub.add_edges_from(instant.subgraph(members).edges(data=True))
         if sub.number_of_edges():
             if not nx.is_directed_acyclic_graph(sub):
-                cycle = [groups[i].pops[0][0] for i in nx.find_cycle(sub, orientation="original")[0][:2]]
-                raise ValueError(f"blocks {' -> '.join(cycle)} form an algebraic loop: each "
-                                 "reads the other's input within the same step; put a state "
-                                 "(a unit with dynamics) somewhere on the loop")
-            members = list(nx.lexicographical_topological_sort(_with_nodes(sub, members),
-                                                               key=lambda i: i))
+                edges = [sub.edges[u, v]["label"] for u, v in nx.find_cycle(sub)]
+                raise ValueError(f"edges {', '.join(edges)} form an algebraic loop: each block "
+                                 "reads the previous one's input within the same step; put a "
+                                 "state (a unit with dynamics) somewhere on the loop")
+            members = list(nx.lexicographical_topological_sort(sub, key=lambda i: i))
         order.extend(members)
     return [groups[i] for i in order]
 
 
-def _with_nodes(sub, members):
-    import networkx as nx
-    g = nx.DiGraph()
-    g.add_nodes_from(members)
-    g.add_edges_from(sub.edges)
-    return g
-
-
 def _instantaneous(s):
     """Does this synapse's current read the presynaptic unit's inputs of the same step?"""
-    import re
     syn = s.synapse
     if not syn.current or syn.feedback or not s.pre.model.inputs:
         return False
     m = s.pre.model
     for name in re.findall(r"\bpre\.(\w+)", syn.current):
-        if name in m.derived and set(m.inputs) & {x.name for x in m.expand(m.derived[name]).free_symbols}:
+        if name in m.derived and \
+                set(m.inputs) & {x.name for x in m.expand(m.derived[name]).free_symbols}:
             return True
     return False
