@@ -109,10 +109,19 @@ class Model(_Scoped):
     """Dynamics of one kind of unit. See the module docstring and docs/concepts.md."""
 
     def __init__(self, name, equations="", states=None, params=None, inputs=(), spike=None,
-                 events=(), on_step="", doc="", feedback_inputs=(), update=""):
+                 events=(), on_step="", doc="", feedback_inputs=(), update="", carried=()):
         self.name = name
         self.doc = doc
         self.states = _positions(name, "state", states)
+        # Carried states keep their value across Simulator.reset() and between the trials of
+        # run_trials (a running average that lives across trials, as in Miconi 2017); every
+        # other state goes back to its initial value.
+        self.carried = (carried,) if isinstance(carried, str) else tuple(carried)
+        for c in self.carried:
+            if c not in self.states:
+                raise EquationError(name, 0, str(c), 0, len(str(c)),
+                                    f"carried state '{c}' is not a state; states are: "
+                                    f"{', '.join(self.states) or 'none'}")
         self.params = _positions(name, "parameter", params)
         # Feedback inputs (errors sent back, see Synapse(feedback=True)) are read by learning
         # rules only, so no equation of the model itself uses them.

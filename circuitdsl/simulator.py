@@ -111,9 +111,20 @@ class Simulator:
 
     # ---- running ------------------------------------------------------------------------------
 
-    def reset(self, state=None):
-        """Back to t = 0 with the initial states (or `state`); parameters and weights stay."""
-        self.arrays["S"][:] = self.lowered.init_state if state is None else state
+    def reset(self, state=None, carried=True):
+        """Back to t = 0 with the initial states (or `state`); parameters and weights stay.
+        States a model declares `carried` keep their current value (pass carried=False to
+        restore them too); an explicit `state` is taken whole."""
+        S = self.arrays["S"]
+        keep = []
+        if state is None and carried:
+            for g in self.lowered.groups:
+                for x in g.model.carried:
+                    start = self.lowered.layout[f"S_{g.name}_{x}"]
+                    keep.append((start, S[start:start + g.N].copy()))
+        S[:] = self.lowered.init_state if state is None else state
+        for start, values in keep:
+            S[start:start + len(values)] = values
         self.arrays["SPK"][:] = 0.0
         for g in self.lowered.groups:
             if g.model.spike is not None:

@@ -479,7 +479,13 @@ def _trials_fn(lowered):
     fn.emit(2, "c = CASE[n]")
     fn.emit(2, "for m in range(PIDX.shape[0]):")
     fn.emit(3, "P[PIDX[m]] = PVAL[c, m]")
+    # States a model declares carried keep their value from trial to trial (as reset() does).
+    carried = [(f"S_{g.name}_{x}", f"N_{g.name}") for g in lowered.groups for x in g.model.carried]
+    for c, (start, size) in enumerate(carried):
+        fn.emit(2, f"_keep{c} = S[{fn.off(start)}:{start} + {fn.off(size)}].copy()")
     fn.emit(2, "S[:] = S0")
+    for c, (start, size) in enumerate(carried):
+        fn.emit(2, f"S[{start}:{start} + {size}] = _keep{c}")
     fn.emit(2, "SPK[:] = SPK0")
     fn.emit(2, "DB[:] = 0.0")
     fn.emit(2, "reset_traces(F, L)")
