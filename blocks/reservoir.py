@@ -3,11 +3,13 @@
     tau dx/dt = (1 - clamp) (-x + I + I_in + xi),   r = tanh(x)
 
 I is the recurrent input (J r through a rate edge), I_in the external input (W_in u, given to
-the simulator per step). Each step, first: x_mean <- 0.05 x_mean + 0.95 x (the running mean
-the learning rule subtracts), r_prev <- tanh(x) (the rate the recurrent edge sends; by the
-time the rule runs, after integration, it is the previous step's rate), and xi is a kick from
-U(-A, A) with probability f*dt (only after t_noise). At t = 0 every unit starts from
-U(-x0, x0), or from clamp_value if it is clamped (bias units).
+the simulator per step). Each step, first: r_prev <- tanh(x) (the rate the recurrent edge
+sends; by the time the rule runs, after integration, it is the previous step's rate), and xi
+is a kick from U(-A, A) with probability f*dt (only after t_noise). After integration, as in
+Miconi's code: x_mean <- x_bar (the running mean up to the previous step, which the learning
+rule subtracts from the new x), then x_bar <- 0.05 x_bar + 0.95 x. x_bar is carried over
+between trials (it starts at 0 once, and a trial's start state never enters it). At t = 0
+every unit starts from U(-x0, x0), or from clamp_value if it is clamped (bias units).
 """
 from __future__ import annotations
 
@@ -23,14 +25,18 @@ RESERVOIR = Model(
 dx/dt = (1 - clamp)*(-x + I + I_in + xi)/tau
 r = tanh(x)
 """,
-    states=dict(x=0.0, r_prev=0.0, x_mean=0.0, xi=0.0),
+    states=dict(x=0.0, r_prev=0.0, x_mean=0.0, x_bar=0.0, xi=0.0),
     params=dict(tau=30.0, clamp=0.0, clamp_value=0.0, f=0.003, A=16.0, t_noise=3.5, x0=0.1),
     inputs=("I", "I_in"),
     on_step="""
-x_mean = 0.05*x_mean + 0.95*x
 r_prev = tanh(x)
 xi = where(rand() < f*dt and t > t_noise, uniform(-A, A), 0)
 """,
+    update="""
+x_mean = x_bar
+x_bar = 0.05*x_bar + 0.95*x
+""",
+    carried=("x_bar",),
     events=[Event("x = where(clamp > 0.5, clamp_value, uniform(-x0, x0))", at=0.0, order=-10)],
     doc="Rate reservoir unit with exploratory perturbations and a running mean of x.",
 )

@@ -9,7 +9,13 @@ eligibility trace and a per-trial-type reward baseline. Two configurations:
   J ~ N(0, g^2/(pN)), bias units 0, 1, 2 at x = +1, +1, -1, output unit 100, eta = 0.5,
   baseline from 1 (R = -1), each trial type with its own baseline (the notebook's
   AB/BA bookkeeping bug fixed).
-Learning starts after trial 100 in both.
+In both, learning starts on the 102nd trial, as in Miconi's code (0-based trial index > 100),
+and the running mean x_bar of the Reservoir block is carried over between trials.
+
+Criterion (Miconi's figure script): more than 95 of 100 consecutive trials with error < 1,
+reported as the 0-based index of the window's last trial (the first window considered ends
+at index 100); a run that never reaches it counts as its number of trials (10 000 in the
+paper) in a median.
 """
 from __future__ import annotations
 
@@ -28,7 +34,40 @@ VARIANTS = {
     "sparse": dict(N=200, density=0.1, g=1.5, self_connections=False, output=100,
                    clamped={0: 1.0, 1: 1.0, 2: -1.0}, eta=0.5, baseline=1.0),
 }
+#: learn_after: the weights change on trials whose 0-based index is > learn_after (Miconi:
+#: `numtrial > 100`, so the first change is on the 102nd trial).
 PARAMS = {"variant": "original", "learn_after": 100, "dt": 1.0, "max_dw": 3e-4}
+
+#: Miconi's criterion: more than CRITERION_NEED of CRITERION_WINDOW consecutive trials with
+#: error < 1.
+CRITERION_WINDOW, CRITERION_NEED = 100, 95
+CRITERION_TEXT = ("more than 95 of 100 consecutive trials with error < 1, reported as the "
+                  "0-based index of the window's last trial")
+
+
+def trials_to_criterion(errors, window=CRITERION_WINDOW, need=CRITERION_NEED):
+    """Miconi's criterion (dnms/ploterr_single.py): the first 0-based trial index i >= window
+    such that more than `need` of trials i-window+1 .. i have error < 1; None if never (the
+    paper counts such a run as its length, 10 000, in the median). Like the original, the
+    window ending at index window-1 is not considered (its sum is zeroed there); learning
+    has not started by then, so this never matters in practice."""
+    ok = (np.asarray(errors, dtype=float) < 1.0).astype(int)
+    if len(ok) <= window:
+        return None
+    counts = np.convolve(ok, np.ones(window, dtype=int), mode="valid")   # counts[s]: s..s+window-1
+    hit = np.flatnonzero(counts[1:] > need)
+    return int(hit[0] + window) if len(hit) else None
+
+
+def trials_to_criterion_at_least(errors, window=CRITERION_WINDOW, need=CRITERION_NEED):
+    """The circuit's former criterion, for comparison with older write-ups: at least `need` of
+    `window` consecutive trials with error < 1, reported as the 1-based number of the window's
+    last trial; None if never."""
+    ok = (np.asarray(errors, dtype=float) < 1.0).astype(int)
+    if len(ok) < window:
+        return None
+    hit = np.flatnonzero(np.convolve(ok, np.ones(window, dtype=int), mode="valid") >= need)
+    return int(hit[0] + window) if len(hit) else None
 
 
 def build(**params):
@@ -51,8 +90,9 @@ def build(**params):
 
 
 class DNMSRunner:
-    """Trial loop: inputs per trial type, error over the response window, learning after
-    `learn_after` trials with the type's running baseline (updated after the weight change)."""
+    """Trial loop: inputs per trial type, error over the response window, learning on trials
+    whose 0-based index exceeds `learn_after` with the type's running baseline (updated after
+    the weight change)."""
 
     columns = ("trial", "type", "error", "reward", "seconds")
 
@@ -82,7 +122,7 @@ class DNMSRunner:
     def trial(self, k):
         ti = self.task.trial_type(k)
         error = self.task.error(ti, self.output(ti))
-        if k > self.learn_after:
+        if k - 1 > self.learn_after:          # k is 1-based; Miconi's rule is 0-based
             self.sim.apply_learning({"E": error, "Ebar": self.baseline[ti]})
         self.baseline[ti] = 0.75 * self.baseline[ti] + 0.25 * error
         return dict(trial=k, type=DNMSTask.TYPES[ti], error=f"{error:.10g}",
@@ -90,12 +130,17 @@ class DNMSRunner:
 
     def state(self):
         a = self.sim.arrays
-        return dict(P=a["P"].copy(), F=a["F"].copy(), RNG=a["RNG"].copy(),
+        # S holds the carried running mean x_bar, which a resumed run must continue from.
+        return dict(P=a["P"].copy(), F=a["F"].copy(), RNG=a["RNG"].copy(), S=a["S"].copy(),
                     baseline=self.baseline.copy())
 
     def restore(self, state):
         a = self.sim.arrays
         a["P"][:], a["F"][:], a["RNG"][:] = state["P"], state["F"], state["RNG"]
+        if "S" not in state:
+            raise ValueError("dnms-reservoir: this checkpoint has no state array S (it predates "
+                             "the carried running mean x_bar); start the run again")
+        a["S"][:] = state["S"]
         self.baseline = np.asarray(state["baseline"], dtype=float).copy()
 
     def postfix(self, rows):
@@ -105,11 +150,11 @@ class DNMSRunner:
         return {t: f"{np.mean(v):.2f}" for t, v in sorted(recent.items())}
 
     def metrics(self, rows):
-        """Headline numbers: trials to criterion and the median error of the last 1000."""
+        """Headline numbers: trials to criterion (Miconi's definition, and the former one
+        beside it) and the median error of the last 1000 trials."""
         err = np.asarray([float(r["error"]) for r in rows])
-        ok = np.convolve(err < 1.0, np.ones(100, dtype=int), mode="valid")
-        hit = np.flatnonzero(ok >= 95)
-        return dict(criterion=int(hit[0] + 100) if len(hit) else None,
+        return dict(criterion=trials_to_criterion(err), criterion_definition=CRITERION_TEXT,
+                    criterion_at_least_95_1_based=trials_to_criterion_at_least(err),
                     median_error_last_1000=round(float(np.median(err[-1000:])), 4))
 
     def outputs_without_perturbation(self, weights):
@@ -128,5 +173,11 @@ class DNMSRunner:
         before = self.outputs_without_perturbation(self.weights_before)
         after = self.outputs_without_perturbation(self.sim.arrays["F"].copy())
         dnms_figures(out, rows, before, after, self.task)
+        m = self.metrics(rows)
         last = [float(r["error"]) for r in rows[-400:]]
-        return f"median error over the last {len(last)} trials {np.median(last):.3f}"
+        reached = ("not reached" if m["criterion"] is None
+                   else f"reached at trial index {m['criterion']}")
+        former = m["criterion_at_least_95_1_based"]
+        return (f"criterion ({CRITERION_TEXT}) {reached} "
+                f"[former criterion, >= 95 of 100, 1-based: {former}]; "
+                f"median error over the last {len(last)} trials {np.median(last):.3f}")
