@@ -10,13 +10,16 @@ from __future__ import annotations
 import numpy as np
 import sympy as sp
 
+from circuitdsl.compiler import interface as kif
+from circuitdsl.compiler import strategies
 from circuitdsl.compiler.cache import get_cache
+from circuitdsl.compiler.interface import Status
 from circuitdsl.compiler.kernel import generate
 from circuitdsl.compiler.lower import lower
+from circuitdsl.errors import SimulationError, ValidationError
 
-
-class SimulationError(RuntimeError):
-    """The run cannot go on (a state became NaN or Inf)."""
+# The arrays a run changes (state()/restore()); the rest are structure, fixed at build.
+_MUTABLE = ("S", "P", "I", "F", "SPK", "DB", "RNG")
 
 
 class Recording:
@@ -52,13 +55,14 @@ class Simulator:
         self.circuit, self.dt, self.seed = circuit, float(dt), int(seed)
         self.network = circuit.build(seed)
         self.lowered = lower(self.network, self.dt, method, self.seed)
-        self.source = generate(self.lowered)
+        self.choices = strategies.plan(self.lowered)
+        self.source = generate(self.lowered, self.choices)
         self.cache = cache if cache is not None else get_cache()
         self.module = self.cache.load(self.source)
         self.arrays = {k: v.copy() for k, v in self.lowered.arrays.items()}
         self.L = self.lowered.layout.array()
         self.k = 0
-        self.status = np.zeros(5, dtype=np.int64)
+        self.status = np.zeros(Status.SIZE, dtype=np.int64)
         self.max_spikes = int(max_spikes)
         # Allocated once (pages are only touched when spikes are written): zeroing max_spikes
         # rows per run would cost more than a short trial.
@@ -82,12 +86,12 @@ class Simulator:
     def _slot(self, path, var):
         """(array name, flat start) of a state or parameter of population `path`."""
         g, pop, off = self._pop_index[path]
-        m = g.model
-        if var in m.states:
-            return "S", self.lowered.layout[f"S_{g.name}_{var}"] + off
-        if var in m.params:
-            return "P", self.lowered.layout[f"P_{g.name}_{var}"] + off
-        raise KeyError(f"block '{path}' (model '{m.name}') has no state or parameter '{var}'")
+        try:
+            arr, start = self.lowered.layout.slot(g, var)
+        except KeyError:
+            raise ValidationError(f"block '{path}' (model '{g.model.name}') has no state or "
+                                  f"parameter '{var}'") from None
+        return arr, start + off
 
     def get(self, path, var):
         """Current per-unit values of a state, parameter or derived quantity."""
@@ -109,6 +113,55 @@ class Simulator:
         values = np.broadcast_to(np.asarray(values, dtype=float), (pop.N,))
         self.arrays[arr][start:start + pop.N] = values
 
+    def populations(self):
+        """{path: (model, N)} of every population, in build order."""
+        return {path: (g.model, pop.N) for path, (g, pop, off) in self._pop_index.items()}
+
+    def plan(self):
+        """How each projection is compiled: one dict per projection with its edges and the
+        strategy chosen for its current and its per-step rule (compiler/strategies.py)."""
+        return strategies.describe(self.lowered, self.choices)
+
+    def projections(self, rule=None):
+        """The lowered projections (compiler/ir.py), optionally only those whose learning
+        rule is named `rule`."""
+        return [p for p in self.lowered.projections
+                if rule is None or (p.rule is not None and p.rule.name == rule)]
+
+    def field(self, projection, name):
+        """A writable view of one per-synapse field (weight "w", a synapse or rule parameter,
+        or a trace) of a projection, in the projection's CSR order (see weight_matrix for
+        the (post, pre) view of weights)."""
+        if name not in projection.fields:
+            raise ValidationError(f"projection {projection.name} ({projection.label}) has no "
+                                  f"field '{name}'; fields: {', '.join(projection.fields)}")
+        return self.arrays["F"][self.lowered.layout.field_slice(projection, name)]
+
+    def state(self, which=_MUTABLE):
+        """A copy of the run's mutable arrays (all of them by default) and the step counter,
+        for checkpoints: restore(state) puts them back."""
+        unknown = set(which) - set(_MUTABLE)
+        if unknown:
+            raise ValidationError(f"state(): no array {', '.join(sorted(unknown))}; arrays: "
+                                  f"{', '.join(_MUTABLE)}")
+        out = {name: self.arrays[name].copy() for name in which}
+        out["k"] = np.asarray(self.k)
+        return out
+
+    def restore(self, state):
+        """Put back what state() returned (any subset of its arrays)."""
+        for name, values in state.items():
+            if name == "k":
+                self.k = int(values)
+                continue
+            if name not in _MUTABLE:
+                raise ValidationError(f"restore(): no array '{name}'; arrays: "
+                                      f"{', '.join(_MUTABLE)}")
+            if np.shape(values) != self.arrays[name].shape:
+                raise ValidationError(f"restore(): array '{name}' has shape {np.shape(values)}, "
+                                      f"this circuit's has {self.arrays[name].shape}")
+            self.arrays[name][:] = values
+
     # ---- running ------------------------------------------------------------------------------
 
     def reset(self, state=None, carried=True):
@@ -120,7 +173,7 @@ class Simulator:
         if state is None and carried:
             for g in self.lowered.groups:
                 for x in g.model.carried:
-                    start = self.lowered.layout[f"S_{g.name}_{x}"]
+                    start = self.lowered.layout.state(g, x)
                     keep.append((start, S[start:start + g.N].copy()))
         S[:] = self.lowered.init_state if state is None else state
         for start, values in keep:
@@ -128,7 +181,7 @@ class Simulator:
         self.arrays["SPK"][:] = 0.0
         for g in self.lowered.groups:
             if g.model.spike is not None:
-                K = self.lowered.layout[f"K_{g.name}"]
+                K = self.lowered.layout.spikes(g)
                 self.arrays["SPK"][K + g.N:K + 2 * g.N] = -1e300
         self.arrays["DB"][:] = 0.0
         self.module.reset_traces(self.arrays["F"], self.L)
@@ -172,12 +225,12 @@ class Simulator:
         SPIKES = self._spike_buffer
         self.status[:] = 0
         a = self.arrays
-        self.module.trial(self.k, n, self.dt, a["S"], a["P"], a["I"], a["F"], a["PRE"], a["POST"],
-                          a["LPOST"], a["PTR"], a["PPTR"], a["PORD"], a["SPK"], a["DB"], a["RNG"],
-                          self.L, ext, ext_idx, int(input_every), s_idx, p_idx, REC,
-                          int(record_every), SPIKES, self.status)
-        if self.status[0] == 1:
-            self._raise_nonfinite(int(self.status[2]))
+        self.module.trial(*kif.values(
+            kif.TRIAL, a, k0=self.k, n_steps=n, dt=self.dt, L=self.L, EXT=ext, EXTIDX=ext_idx,
+            ext_every=int(input_every), RECS=s_idx, RECP=p_idx, REC=REC,
+            rec_every=int(record_every), SPIKES=SPIKES, STATUS=self.status))
+        if self.status[Status.NONFINITE] == 1:
+            self._raise_nonfinite(int(self.status[Status.STEP]))
         t = (self.k + (np.arange(n_rec) + 1) * record_every) * self.dt
         self.k += n
         data, col = {}, 0
@@ -218,7 +271,7 @@ class Simulator:
         learn = np.broadcast_to(np.asarray(learn, dtype=np.int64), cases.shape).copy()
         if learn.any():
             needy = [p.rule.name for p in self.lowered.projections
-                     if getattr(p, "rule_end", None) and p.rule.signals]
+                     if p.rule_end and p.rule.signals]
             if needy:
                 raise ValueError(f"run_trials cannot give trial-level signals; learning rule(s) "
                                  f"{', '.join(sorted(set(needy)))} need them: use run() and "
@@ -264,14 +317,14 @@ class Simulator:
         self.reset()
         a, S0, SPK0 = self.arrays, self.lowered.init_state.copy(), self.arrays["SPK"].copy()
         self.status[:] = 0
-        self.module.trials(n, self.dt, a["S"], a["P"], a["I"], a["F"], a["PRE"], a["POST"],
-                           a["LPOST"], a["PTR"], a["PPTR"], a["PORD"], a["SPK"], a["DB"],
-                           a["RNG"], self.L, S0, SPK0, cases, learn,
-                           np.asarray(pidx, dtype=np.int64), PVAL, EXTV, EXTIDX, COLIDX, OUT,
-                           np.zeros(0), self._spike_buffer, self.status)
-        if self.status[0] == 1:
-            raise SimulationError(f"trial {int(self.status[1])} of the block: " + self._nonfinite(
-                int(self.status[2])))
+        self.module.trials(*kif.values(
+            kif.TRIALS, a, n_steps=n, dt=self.dt, L=self.L, S0=S0, SPK0=SPK0, CASE=cases,
+            LEARN=learn, PIDX=np.asarray(pidx, dtype=np.int64), PVAL=PVAL, EXTV=EXTV,
+            EXTIDX=EXTIDX, COLIDX=COLIDX, OUT=OUT, SIG=np.zeros(0), SPIKES=self._spike_buffer,
+            STATUS=self.status))
+        if self.status[Status.NONFINITE] == 1:
+            raise SimulationError(f"trial {int(self.status[Status.TRIAL])} of the block: " +
+                                  self._nonfinite(int(self.status[Status.STEP])))
         self.k = n
         out, col = {}, 0
         for key, _, N in cols:
@@ -294,7 +347,7 @@ class Simulator:
                                 if v.ndim == 1 else v.reshape(1, 1), (max(1, v.shape[0] if
                                                                              v.ndim == 2 else 1), pop.N))
             cols.append(v)
-            start = self.lowered.layout[f"I_{g.name}_{name}"] + off
+            start = self.lowered.layout.input(g, name) + off
             idx.extend(range(start, start + pop.N))
         rows = max(c.shape[0] for c in cols)
         ext = np.hstack([np.broadcast_to(c, (rows, c.shape[1])) if c.shape[0] == 1 else c
@@ -302,8 +355,8 @@ class Simulator:
         return np.ascontiguousarray(ext), np.asarray(idx, dtype=np.int64)
 
     def _spikes(self, SPIKES):
-        n = min(int(self.status[3]), len(SPIKES))
-        if self.status[3] > len(SPIKES):
+        n = min(int(self.status[Status.SPIKES]), len(SPIKES))
+        if self.status[Status.SPIKES] > len(SPIKES):
             raise SimulationError(f"more than max_spikes={self.max_spikes} spikes in one run; "
                                   "raise Simulator(max_spikes=...)")
         out = {}
@@ -327,7 +380,7 @@ class Simulator:
             flat = int(bad[0])
             for g in self.lowered.groups:
                 for x in g.model.states:
-                    start = self.lowered.layout[f"S_{g.name}_{x}"]
+                    start = self.lowered.layout.state(g, x)
                     if start <= flat < start + g.N:
                         path, unit = g.locate(flat - start)
                         where = f"state '{x}' of block '{path}' (unit {unit})"
@@ -342,7 +395,7 @@ class Simulator:
         a = self.arrays
         t = self.k * self.dt
         for p in self.lowered.projections:
-            if not getattr(p, "rule_end", None):
+            if not p.rule_end:
                 continue
             sig = np.asarray([float(signals.get((p.index, s), signals.get(s, np.nan)))
                               for s in p.rule.signals])
@@ -350,17 +403,15 @@ class Simulator:
                 missing = [s for s, v in zip(p.rule.signals, sig) if np.isnan(v)]
                 raise ValueError(f"learning rule '{p.rule.name}' needs signal(s) "
                                  f"{', '.join(missing)}")
-            getattr(self.module, f"learn_{p.name}")(t, self.dt, a["S"], a["P"], a["I"], a["F"],
-                                                    a["PRE"], a["POST"], a["LPOST"], a["RNG"],
-                                                    self.L, sig)
+            getattr(self.module, f"learn_{p.name}")(*kif.values(kif.LEARN, a, t=t, dt=self.dt,
+                                                               L=self.L, SIG=sig))
 
     def synapse_weights(self):
         """Current weights as a list aligned with network.synapse_sets."""
         out = [s.weight.copy() for s in self.network.synapse_sets]
         index = {id(s): k for k, s in enumerate(self.network.synapse_sets)}
         for p in self.lowered.projections:
-            start = self.lowered.layout[f"F_{p.name}_w"]
-            w = self.arrays["F"][start:start + len(p.order_origin[0])]
+            w = self.arrays["F"][self.lowered.layout.field_slice(p, "w")]
             for pos, (set_id, idx) in enumerate(p.order_origin.T):
                 out[index[id(p.sets[set_id])]][idx] = w[pos]
         return out
@@ -368,7 +419,7 @@ class Simulator:
     def set_synapse_weights(self, weights):
         index = {id(s): k for k, s in enumerate(self.network.synapse_sets)}
         for p in self.lowered.projections:
-            start = self.lowered.layout[f"F_{p.name}_w"]
+            start = self.lowered.layout.field(p, "w")
             for pos, (set_id, idx) in enumerate(p.order_origin.T):
                 self.arrays["F"][start + pos] = weights[index[id(p.sets[set_id])]][idx]
 

@@ -37,6 +37,13 @@ PARAMS = {"protocol": "head", "epochs": 5, "iterations": 50, "test_every": 5, "d
           "Ne": 400, "Ni": 100, "n_steps": 1000, "eta": 10.0, "eta_out": 0.01,
           "eta_bias": 0.0, "sigma_in": 12.0, "sigma_out": 0.1}
 
+# Command-line options of this circuit (`circuitdsl run lttb-trajectory --help`); each is a
+# shorthand for --set NAME=VALUE.
+OPTIONS = [dict(name="protocol", type=str, choices=tuple(PROTOCOLS), default="head",
+                help="head (this repository's configuration) or original (the paper code's)"),
+           dict(name="epochs", type=int, default=5, help="training epochs"),
+           dict(name="iterations", type=int, default=50, help="iterations per epoch")]
+
 
 def build(**params):
     p = resolve_params("lttb-trajectory", PARAMS, params)
@@ -142,11 +149,9 @@ class LTTBRunner:
 
     def scale_rates(self, factor):
         """Multiply every online rule's rate (η, η_out) by `factor`."""
-        a, lay = self.sim.arrays, self.sim.lowered.layout
-        for proj in self.sim.lowered.projections:
+        for proj in self.sim.projections():
             if proj.rule is not None and "eta" in proj.fields:
-                off, M = lay[f"F_{proj.name}_eta"], lay[f"M_{proj.name}"]
-                a["F"][off:off + M] *= factor
+                self.sim.field(proj, "eta")[:] *= factor
 
     def trial(self, k):
         iters = int(self.p["iterations"])

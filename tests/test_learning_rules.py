@@ -42,12 +42,12 @@ def numpy_reference(W, x0, I_ext, tau, dt, n, eta, E, Ebar, mixed=False):
     return x, e * mask, W + np.clip(-eta * e * (E - Ebar), -0.01, 0.01) * mask
 
 
-@pytest.mark.parametrize("layout, rule, kernel_text", [
-    ("sparse", RULE, "np.dot(_HB_"),          # separable: per-synapse dot over stored steps
-    ("full", RULE, "np.dot(_HB_p0_0, _HA"),    # separable on a dense matrix: one GEMM
-    ("full", MIXED, "for q in range(M_p0)"),   # not separable: per synapse, per step
+@pytest.mark.parametrize("layout, rule, strategy", [
+    ("sparse", RULE, "separable traces"),   # per-synapse dot over stored steps
+    ("full", RULE, "separable traces"),     # on a dense matrix: one GEMM per chunk
+    ("full", MIXED, "plain loop"),          # not separable: per synapse, per step
 ])
-def test_per_step_trace_and_trial_end_update_match_numpy(layout, rule, kernel_text):
+def test_per_step_trace_and_trial_end_update_match_numpy(layout, rule, strategy):
     rng = np.random.default_rng(5)
     N = 8
     W = rng.normal(0, 1.5 / np.sqrt(N), (N, N))
@@ -58,19 +58,18 @@ def test_per_step_trace_and_trial_end_update_match_numpy(layout, rule, kernel_te
     c.add(Population("R", UNIT, N, synapse=RATE, init=dict(x=x0), params=dict(I_ext=I_ext)))
     c.connect("R", "R", weight=W, learning_rule=rule, self_connections=True)
     sim = Simulator(c, dt=1.0, method="euler")
-    assert kernel_text in sim.source
-    assert sim.lowered.projections[0].full == (layout == "full")
-    if layout == "full":
-        assert "_out = np.dot(F[" in sim.source         # dense current: BLAS mat-vec
+    (plan,) = sim.plan()
+    assert plan["rule"] == strategy
+    assert sim.projections()[0].full == (layout == "full")
+    assert plan["current"] == ("dense BLAS" if layout == "full" else "presynaptic hoisting")
     rec = sim.run(1500.0, record=["R.x"])               # > one 1024-step buffer
     x_ref, e_ref, w_ref = numpy_reference(W, x0, I_ext, 10.0, 1.0, 1500, 0.1, 0.7, 0.4,
                                           mixed=rule is MIXED)
     assert np.max(np.abs(rec["R.x"][-1] - x_ref)) < 1e-12
-    p = sim.lowered.projections[0]
-    off, M = sim.lowered.layout[f"F_{p.name}_e"], len(p.order_origin[0])
+    p = sim.projections()[0]
     s = sim.network.synapse_sets[0]
     e = np.zeros_like(W)
-    e[s.post_idx[p.order_origin[1]], s.pre_idx[p.order_origin[1]]] = sim.arrays["F"][off:off + M]
+    e[s.post_idx[p.order_origin[1]], s.pre_idx[p.order_origin[1]]] = sim.field(p, "e")
     assert np.allclose(e, e_ref, rtol=1e-10, atol=1e-12 * np.abs(e_ref).max())
     sim.apply_learning({"E": 0.7, "Ebar": 0.4})
     w = np.zeros_like(W)
@@ -78,7 +77,7 @@ def test_per_step_trace_and_trial_end_update_match_numpy(layout, rule, kernel_te
     assert np.allclose(w, w_ref, rtol=1e-12, atol=1e-15)
     assert not np.allclose(w, W)
     sim.reset()                                   # traces restart at their initial value
-    assert np.all(sim.arrays["F"][off:off + M] == 0.0)
+    assert np.all(sim.field(p, "e") == 0.0)
 
 
 def test_missing_signal_is_named():

@@ -39,8 +39,7 @@ def test_one_trial_with_learning_matches_numpy(hebbian_rate):
     sim = runner.sim
     ref = _numpy_reference()(weights=_weights(sim), eta_w=1e-3, eta_v=hebbian_rate)
     if not hebbian_rate:
-        assert sim.lowered.projections and not any(
-            p.rule is not None and p.rule.name == "HebbianDecay" for p in sim.lowered.projections)
+        assert sim.projections() and not sim.projections(rule="HebbianDecay")
     for cue in (1, 3):
         sim.set("cue", "value", runner.cues[cue])
         sim.reset()
@@ -246,9 +245,10 @@ def test_hebbian_decay_trace_is_kept_by_the_separable_path():
     """-w + z y: the product part by matrix products, the -w part as w times the step count."""
     from circuitdsl.compiler import separable
     sim = ReachingRunner(build(block=10, test_trials=2), seed=0).sim
-    rules = {p.rule.name: p for p in sim.lowered.projections if p.rule is not None}
+    rules = {p.rule.name: p for p in sim.projections() if p.rule is not None}
     terms = separable.plan(rules["HebbianDecay"])
     assert sorted(t[0] for t in terms) == ["held", "product"]
     held = [t for t in terms if t[0] == "held"][0]
     assert str(held[2] * held[3]) == "-w"
-    assert "_HS_" in sim.source
+    chosen = {r["projection"]: r["rule"] for r in sim.plan()}
+    assert chosen[rules["HebbianDecay"].name] == "separable traces"

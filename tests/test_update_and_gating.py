@@ -58,7 +58,7 @@ def test_update_reads_inputs_and_gated_rule_matches_numpy():
     W = rng.uniform(-0.3, 0.3, (6, 6))
     c = np.array([0.3, 0.3, 0.3, 1e3, 1e3, 1e3])     # units 3..5 never open their gate
     sim = Simulator(circuit(W, GATED, thresholds=c), dt=1.0, method="euler")
-    assert "_gate = " in sim.source and "if _gate == 0.0:" in sim.source
+    assert sim.plan()[0]["rule"] == "gated rows"
     rec = sim.run(40.0, record=["E.y", "E.g"])
     ys, W_ref = reference(W, 40, -0.4, 0.4, c)
     assert np.max(np.abs(rec["E.y"] - ys)) < 1e-12
@@ -73,7 +73,7 @@ def test_update_reads_inputs_and_gated_rule_matches_numpy():
 
 def test_rule_without_a_post_factor_is_not_gated():
     sim = Simulator(circuit(np.full((3, 3), 0.1), UNGATED, E=3), dt=1.0, method="euler")
-    assert "_gate" not in sim.source
+    assert sim.plan()[0]["rule"] == "plain loop"
 
 
 def test_matrix_rule_parameter_and_dense_rows():
@@ -86,9 +86,9 @@ def test_matrix_rule_parameter_and_dense_rows():
     off = 1 - np.eye(6)
     c = circuit(W, GATED, E=6, I=4, lo=-0.4 * off, hi=0.4 * off)
     sim = Simulator(c, dt=1.0, method="euler")
-    p = sim.lowered.projections[0]
+    p = sim.projections()[0]
     assert p.dense_rows == (0, 6) and not p.full
-    assert "DRN_p0" in sim.source and "_out = np.dot(F[" in sim.source
+    assert [row["current"] for row in sim.plan()] == ["dense BLAS"]   # one projection
     sim.run(30.0)
     w = sim.synapse_weights()
     s0 = sim.network.synapse_sets[0]
@@ -121,10 +121,10 @@ def test_shared_rate_is_read_once_per_row_only_while_uniform(uniform):
     assert "_uni_p0" in sim.source and "f_eta = _h_p0_eta" in sim.source
     eta = np.full((6, 6), 0.05)
     if not uniform:
-        proj, s0 = sim.lowered.projections[0], sim.network.synapse_sets[0]
+        proj, s0 = sim.projections()[0], sim.network.synapse_sets[0]
         q = int(np.flatnonzero((s0.post_idx[proj.order_origin[1]] == 1) &
                                (s0.pre_idx[proj.order_origin[1]] == 2))[0])
-        sim.arrays["F"][sim.lowered.layout["F_p0_eta"] + q] = 0.0      # this synapse frozen
+        sim.field(proj, "eta")[q] = 0.0      # this synapse frozen
         eta[1, 2] = 0.0
     sim.run(40.0)
     _, W_ref = reference(W, 40, -0.4, 0.4, c, eta=eta)

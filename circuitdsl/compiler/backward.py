@@ -65,8 +65,7 @@ class GradientProgram(BPTTSource):
         if self.dtype not in (np.float32, np.float64):
             raise GradientError(f"dtype must be float32 or float64, got {dtype!r}")
         self.network = circuit.build(seed)
-        self.lowered = lower(self.network, self.dt, method, seed)
-        cg.bind_programs(self.lowered)
+        self.lowered = lower(self.network, self.dt, method, seed)     # bound, validated
         self.groups, self.projections = self.lowered.groups, self.lowered.projections
         self._where = {path: (g, off, pop) for g in self.groups for path, pop, off in g.pops}
         self._check_blocks()
@@ -199,16 +198,16 @@ class GradientProgram(BPTTSource):
         layout, arrays = self.lowered.layout, self.lowered.arrays
         self.P = {}
         for g in self.groups:
-            start = layout[f"P_{g.name}_{next(iter(g.model.params))}"] if g.model.params else 0
+            start = layout.param(g, next(iter(g.model.params))) if g.model.params else 0
             n = len(g.model.params)
             self.P[g.index] = arrays["P"][start:start + n * g.N].reshape(n, g.N).astype(
                 self.dtype) if n else np.zeros((0, g.N), self.dtype)
         self.W, self.PTR, self.PRE = {}, {}, {}
         for p in self.projections:
-            M, off = layout[f"M_{p.name}"], layout[f"F_{p.name}_w"]
+            M, off = layout.synapses(p), layout.field(p, "w")
             w = arrays["F"][off:off + M].astype(self.dtype)
             self.W[p.index] = w.reshape(p.post.N, p.pre.N) if p.full else w
-            r, x = layout[f"R_{p.name}"], layout[f"X_{p.name}"]
+            r, x = layout.rows(p), layout.index_start(p)
             self.PTR[p.index] = arrays["PTR"][r:r + p.post.N + 1].copy()
             self.PRE[p.index] = arrays["PRE"][x:x + M].copy()
         self._slots = []   # where each Parameter's gradient comes from
@@ -270,7 +269,7 @@ class GradientProgram(BPTTSource):
                 self._tape["U"][g.index] = np.zeros((T, len(m.inputs), B, g.N), self.dtype)
         for g in self.groups:
             for j, x in enumerate(g.model.states):
-                off = layout[f"S_{g.name}_{x}"]
+                off = layout.state(g, x)
                 self._tape["S"][g.index][0, j] = init[off:off + g.N]
         rg, ro_off, ro_n, _, _ = self.readout
         Y = np.zeros((T, B, ro_n), self.dtype)

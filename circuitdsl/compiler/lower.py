@@ -1,96 +1,22 @@
-"""Lowering: a built Network -> groups, projections and one flat layout.
+"""Lowering: a built Network -> groups, projections, one flat layout and the kernel's arrays.
 
 Populations that share a Model (and integrator) become one *group*, so the generated code
 grows with the number of kinds of unit, not with the number of blocks. Synapse sets that share
 (pre group, post group, synapse, learning rule, delay) become one *projection*, stored as CSR
-by target unit. Every size and offset is a runtime integer in `layout`, so a change of size,
-density, weight, parameter or stimulus never changes the generated source.
+by target unit. The statements of each projection's synapse and rule are bound against the two
+concrete models here (compiler/bind.py), so every semantic error is raised before any code is
+generated. The result is a passive `Lowered` (compiler/ir.py).
 """
 from __future__ import annotations
 
-import re
-from dataclasses import dataclass, field
-
 import numpy as np
 
+from circuitdsl.compiler.bind import bind_projections
+from circuitdsl.compiler.ir import Group, Lowered, Projection
+from circuitdsl.compiler.layout import Layout, key
 from circuitdsl.compiler.rng import seed_streams
-
-
-@dataclass
-class Group:
-    index: int
-    model: object
-    integrator: str
-    pops: list = field(default_factory=list)      # (path, Population, offset)
-    N: int = 0
-
-    @property
-    def name(self):
-        return f"g{self.index}"
-
-    def locate(self, unit):
-        """(path, local index) of a group-local unit index."""
-        for path, pop, off in self.pops:
-            if off <= unit < off + pop.N:
-                return path, unit - off
-        raise IndexError(unit)
-
-
-@dataclass
-class Projection:
-    index: int
-    synapse: object
-    rule: object
-    pre: Group
-    post: Group
-    lpost: Group
-    delay: int
-    sets: list = field(default_factory=list)
-    fields: list = field(default_factory=list)
-
-    @property
-    def name(self):
-        return f"p{self.index}"
-
-
-class Layout:
-    """Named integer offsets passed to the kernel as one int64 array."""
-
-    def __init__(self):
-        self.names, self.values = [], []
-
-    def add(self, name, value):
-        self.names.append(name)
-        self.values.append(int(value))
-        return len(self.names) - 1
-
-    def index(self, name):
-        return self.names.index(name)
-
-    def __getitem__(self, name):
-        return self.values[self.index(name)]
-
-    def array(self):
-        return np.asarray(self.values, dtype=np.int64)
-
-
-@dataclass
-class Lowered:
-    network: object
-    dt: float
-    groups: list
-    projections: list
-    layout: Layout
-    arrays: dict          # name -> numpy array (S, P, I, F, PRE, POST, LPOST, PTR, PPTR, PORD, SPK, DB, RNG)
-    init_state: np.ndarray
-    stream_labels: list
-
-    def group_of(self, pop):
-        for g in self.groups:
-            for _, p, off in g.pops:
-                if p is pop:
-                    return g, off
-        raise KeyError(pop.name)
+from circuitdsl.compiler.schedule_order import topological_groups
+from circuitdsl.errors import ValidationError
 
 
 def _integrator_of(pop, default):
@@ -98,47 +24,73 @@ def _integrator_of(pop, default):
 
 
 def lower(network, dt, method="exponential_euler", seed=0):
+    groups = _group(network, method)
+    projections = _project(network, groups)
+    layout, arrays = Layout(), {}
+    s0 = _lay_out_groups(groups, network, layout, arrays)
+    _lay_out_projections(projections, groups, layout, arrays)
+    labels = [f"group:{'+'.join(g.paths)}" for g in groups] + \
+             [f"projection:{p.pre.name}->{p.post.name}:{p.synapse.name}:{p.index}"
+              for p in projections]
+    arrays["RNG"] = seed_streams(seed, labels) if labels else np.zeros(1, dtype=np.uint64)
+    lowered = Lowered(network, dt, groups, projections, layout, arrays, s0.copy())
+    bind_projections(lowered)
+    return lowered
+
+
+def _group(network, method):
+    """Populations -> groups (one per model and integrator), sources before targets."""
     groups, by_key = [], {}
     for path, pop in network.populations.items():
-        key = (id(pop.model), _integrator_of(pop, method))
-        if key not in by_key:
-            by_key[key] = Group(len(groups), pop.model, key[1])
-            groups.append(by_key[key])
-        g = by_key[key]
+        k = (id(pop.model), _integrator_of(pop, method))
+        if k not in by_key:
+            by_key[k] = Group(len(groups), pop.model, k[1])
+            groups.append(by_key[k])
+        g = by_key[k]
         g.pops.append((path, pop, g.N))
         g.N += pop.N
     # Sources before targets, so latches that read other groups see this step's values.
-    groups = _topological(groups, network)
+    groups = topological_groups(groups, network)
     for k, g in enumerate(groups):
         g.index = k
-    pop_group = {id(p): (g, off) for g in groups for _, p, off in g.pops}
+    return groups
 
-    projections, by_pkey = [], {}
+
+def _where(groups):
+    return {id(p): (g, off) for g in groups for _, p, off in g.pops}
+
+
+def _project(network, groups):
+    """Synapse sets -> projections keyed by (pre, post, synapse, rule, learning target,
+    delay)."""
+    pop_group = _where(groups)
+    projections, by_key = [], {}
     for s in network.synapse_sets:
-        pre_g, _ = pop_group[id(s.pre)]
-        post_g, _ = pop_group[id(s.post)]
+        pre_g, post_g = pop_group[id(s.pre)][0], pop_group[id(s.post)][0]
         lpost_g = pop_group[id(s.learn_post)][0] if s.learn_post is not None else post_g
         rule_key = None if s.rule is None else (s.rule.name, s.rule.on_step, s.rule.on_trial_end,
                                                 id(getattr(s.rule, "modulator", None)))
-        key = (pre_g.index, post_g.index, id(s.synapse), rule_key, lpost_g.index, s.delay)
-        if key not in by_pkey:
-            by_pkey[key] = Projection(len(projections), s.synapse, s.rule, pre_g, post_g,
-                                      lpost_g, s.delay)
-            projections.append(by_pkey[key])
-        by_pkey[key].sets.append(s)
+        k = (pre_g.index, post_g.index, id(s.synapse), rule_key, lpost_g.index, s.delay)
+        if k not in by_key:
+            by_key[k] = Projection(len(projections), s.synapse, s.rule, pre_g, post_g, lpost_g,
+                                   s.delay)
+            projections.append(by_key[k])
+        by_key[k].sets.append(s)
+    return projections
 
-    layout = Layout()
-    arrays = {}
+
+def _lay_out_groups(groups, network, layout, arrays):
+    """States, parameters, inputs and spike blocks of every group; returns the initial S."""
     s_chunks, p_chunks, k_size = [], [], 0
     s_off = p_off = i_off = 0
     for g in groups:
         m = g.model
-        layout.add(f"N_{g.name}", g.N)
+        layout.add(key.size(g), g.N)
         st = np.zeros((len(m.states), g.N))
         for j, name in enumerate(m.states):
             for path, pop, off in g.pops:
                 st[j, off:off + pop.N] = pop.init_values(name)
-            layout.add(f"S_{g.name}_{name}", s_off + j * g.N)
+            layout.add(key.state(g, name), s_off + j * g.N)
         s_chunks.append(st.ravel())
         s_off += st.size
         pa = np.zeros((len(m.params), g.N))
@@ -146,42 +98,60 @@ def lower(network, dt, method="exponential_euler", seed=0):
             for path, pop, off in g.pops:
                 realised = network.params.get(path, {})
                 pa[j, off:off + pop.N] = realised.get(name, pop.param_values(name))
-            layout.add(f"P_{g.name}_{name}", p_off + j * g.N)
+            layout.add(key.param(g, name), p_off + j * g.N)
         p_chunks.append(pa.ravel())
         p_off += pa.size
         for j, name in enumerate(m.inputs):
-            layout.add(f"I_{g.name}_{name}", i_off + j * g.N)
+            layout.add(key.input(g, name), i_off + j * g.N)
         i_off += len(m.inputs) * g.N
-        layout.add(f"K_{g.name}", k_size)      # spike flag, last spike time, previous condition
+        layout.add(key.spikes(g), k_size)      # spike flag, last spike time, previous condition
         k_size += 3 * g.N if m.spike is not None else 0
+    arrays["S"] = _cat(s_chunks, float)
+    arrays["P"] = _cat(p_chunks, float)
+    arrays["I"] = np.zeros(i_off)
+    arrays["SPK"] = np.zeros(k_size)
+    for g in groups:
+        if g.model.spike is not None:
+            start = layout.spikes(g)
+            arrays["SPK"][start + g.N: start + 2 * g.N] = -1e300   # "never spiked"
+    return arrays["S"]
 
-    f_chunks, pre_chunks, post_chunks, lpost_chunks, ptr_chunks = [], [], [], [], []
-    pptr_chunks, pord_chunks = [], []
+
+def _synapse_table(p, pop_group):
+    """One projection's synapses in build order: pre, post, learning post, per-synapse
+    fields by name, and each synapse's origin (set index, index within the set)."""
+    pre, post, lpost, w, params, origin = [], [], [], [], {}, []
+    rule = p.rule
+    for set_id, s in enumerate(p.sets):
+        pre_base, post_base = pop_group[id(s.pre)][1], pop_group[id(s.post)][1]
+        pre.append(s.pre_idx + pre_base)
+        post.append(s.post_idx + post_base)
+        if s.learn_post is not None:
+            lpost.append(np.asarray(s.learn_post_idx) + pop_group[id(s.learn_post)][1])
+        else:
+            lpost.append(s.post_idx + post_base)
+        w.append(s.weight)
+        for name in p.synapse.params:
+            params.setdefault(name, []).append(s.params[name])
+        if rule is not None:
+            for name in rule.params:
+                params.setdefault(name, []).append(_rule_values(s, name))
+            for name, init in rule.traces.items():
+                params.setdefault(name, []).append(np.full(len(s.weight), float(init)))
+        origin.append(np.stack([np.full(len(s.weight), set_id), np.arange(len(s.weight))]))
+    pre, post, lpost = (np.concatenate(a).astype(np.int64) for a in (pre, post, lpost))
+    return pre, post, lpost, w, params, np.concatenate(origin, axis=1)
+
+
+def _lay_out_projections(projections, groups, layout, arrays):
+    """CSR (by post unit) and by-pre orders, fields and delay buffers of every projection."""
+    pop_group = _where(groups)
+    chunks = {name: [] for name in ("F", "PRE", "POST", "LPOST", "PTR", "PPTR", "PORD")}
     f_off = x_off = r_off = q_off = d_off = 0
     for p in projections:
-        pre, post, lpost, w, params, origin = [], [], [], [], {}, []
-        rule = p.rule
-        for set_id, s in enumerate(p.sets):
-            _, pre_base = pop_group[id(s.pre)]
-            _, post_base = pop_group[id(s.post)]
-            pre.append(s.pre_idx + pre_base)
-            post.append(s.post_idx + post_base)
-            if s.learn_post is not None:
-                lpost.append(np.asarray(s.learn_post_idx) + pop_group[id(s.learn_post)][1])
-            else:
-                lpost.append(s.post_idx + post_base)
-            w.append(s.weight)
-            for name in p.synapse.params:
-                params.setdefault(name, []).append(s.params[name])
-            if rule is not None:
-                for name in rule.params:
-                    params.setdefault(name, []).append(_rule_values(s, name))
-                for name, init in rule.traces.items():
-                    params.setdefault(name, []).append(np.full(len(s.weight), float(init)))
-            origin.append(np.stack([np.full(len(s.weight), set_id), np.arange(len(s.weight))]))
-        pre, post, lpost = (np.concatenate(a).astype(np.int64) for a in (pre, post, lpost))
+        pre, post, lpost, w, params, origin = _synapse_table(p, pop_group)
         order = np.argsort(post, kind="stable")
-        p.order_origin = np.concatenate(origin, axis=1)[:, order]
+        p.order_origin = origin[:, order]
         pre, post, lpost = pre[order], post[order], lpost[order]
         M = len(pre)
         # Every (post, pre) pair, row-major: the weights are a dense matrix as they stand,
@@ -190,7 +160,7 @@ def lower(network, dt, method="exponential_euler", seed=0):
                       np.array_equal(pre, np.tile(np.arange(p.pre.N), p.post.N)))
         # The same holds for every pre unit x a contiguous range of post units (E -> E and
         # I -> E landing on the E part of a group that also holds I): a product on those rows.
-        p.dense_rows = _dense_rows(pre, post, p.pre.N) if M else None
+        p.dense_rows = dense_rows(pre, post, p.pre.N) if M else None
         p.fields = ["w"] + list(params)
         F = np.vstack([np.concatenate(w)[order]] + [np.concatenate(params[n])[order]
                                                    for n in params]) if M else \
@@ -200,47 +170,31 @@ def lower(network, dt, method="exponential_euler", seed=0):
         ptr = np.cumsum(ptr)
         pord = np.argsort(pre, kind="stable").astype(np.int64)
         pptr = np.cumsum(np.concatenate([[0], np.bincount(pre, minlength=p.pre.N)])).astype(np.int64)
-        layout.add(f"M_{p.name}", M)
-        layout.add(f"DR0_{p.name}", p.dense_rows[0] if p.dense_rows else 0)
-        layout.add(f"DRN_{p.name}", p.dense_rows[1] if p.dense_rows else 0)
+        layout.add(key.synapses(p), M)
+        layout.add(key.dense_first(p), p.dense_rows[0] if p.dense_rows else 0)
+        layout.add(key.dense_count(p), p.dense_rows[1] if p.dense_rows else 0)
         for j, name in enumerate(p.fields):
-            layout.add(f"F_{p.name}_{name}", f_off + j * M)
-        layout.add(f"X_{p.name}", x_off)
-        layout.add(f"R_{p.name}", r_off)
-        layout.add(f"Q_{p.name}", q_off)
-        layout.add(f"D_{p.name}", d_off)
-        f_chunks.append(F.ravel())
-        pre_chunks.append(pre), post_chunks.append(post), lpost_chunks.append(lpost)
-        ptr_chunks.append(ptr), pptr_chunks.append(pptr), pord_chunks.append(pord)
+            layout.add(key.field(p, name), f_off + j * M)
+        layout.add(key.index(p), x_off)
+        layout.add(key.rows(p), r_off)
+        layout.add(key.pre_rows(p), q_off)
+        layout.add(key.delay(p), d_off)
+        for name, value in (("F", F.ravel()), ("PRE", pre), ("POST", post), ("LPOST", lpost),
+                            ("PTR", ptr), ("PPTR", pptr), ("PORD", pord)):
+            chunks[name].append(value)
         f_off += F.size
         x_off += M
         r_off += len(ptr)
         q_off += len(pptr)
         d_off += (p.delay + 1) * p.post.N if p.delay else 0
-
-    def cat(chunks, dtype):
-        return np.concatenate(chunks).astype(dtype) if chunks else np.zeros(0, dtype=dtype)
-
-    arrays["S"] = cat(s_chunks, float)
-    arrays["P"] = cat(p_chunks, float)
-    arrays["I"] = np.zeros(i_off)
-    arrays["F"] = cat(f_chunks, float)
-    arrays["PRE"] = cat(pre_chunks, np.int64)
-    arrays["POST"] = cat(post_chunks, np.int64)
-    arrays["LPOST"] = cat(lpost_chunks, np.int64)
-    arrays["PTR"] = cat(ptr_chunks, np.int64)
-    arrays["PPTR"] = cat(pptr_chunks, np.int64)
-    arrays["PORD"] = cat(pord_chunks, np.int64)
-    arrays["SPK"] = np.zeros(k_size)
-    for g in groups:
-        if g.model.spike is not None:
-            arrays["SPK"][layout[f"K_{g.name}"] + g.N: layout[f"K_{g.name}"] + 2 * g.N] = -1e300
+    arrays["F"] = _cat(chunks["F"], float)
+    for name in ("PRE", "POST", "LPOST", "PTR", "PPTR", "PORD"):
+        arrays[name] = _cat(chunks[name], np.int64)
     arrays["DB"] = np.zeros(d_off)
-    labels = [f"group:{'+'.join(path for path, _, _ in g.pops)}" for g in groups] + \
-             [f"projection:{p.pre.name}->{p.post.name}:{p.synapse.name}:{p.index}"
-              for p in projections]
-    arrays["RNG"] = seed_streams(seed, labels) if labels else np.zeros(1, dtype=np.uint64)
-    return Lowered(network, dt, groups, projections, layout, arrays, arrays["S"].copy(), labels)
+
+
+def _cat(chunks, dtype):
+    return np.concatenate(chunks).astype(dtype) if chunks else np.zeros(0, dtype=dtype)
 
 
 def _rule_values(s, name):
@@ -251,12 +205,13 @@ def _rule_values(s, name):
         return np.full(len(s.weight), float(value))
     if value.shape != (s.post.N, s.pre.N):
         label = s.connection.label if s.connection is not None else f"{s.pre.name} -> {s.post.name}"
-        raise ValueError(f"edge {label}: learning rule '{s.rule.name}' parameter '{name}' has "
-                         f"shape {value.shape}; expected a scalar or ({s.post.N}, {s.pre.N})")
+        raise ValidationError(f"edge {label}: learning rule '{s.rule.name}' parameter '{name}' "
+                              f"has shape {value.shape}; expected a scalar or "
+                              f"({s.post.N}, {s.pre.N})")
     return value[s.post_idx, s.pre_idx]
 
 
-def _dense_rows(pre, post, n_pre):
+def dense_rows(pre, post, n_pre):
     """(first row, number of rows) if the sorted pairs are every pre unit for each of a
     contiguous range of post units, row-major; else None."""
     if len(pre) % n_pre:
@@ -267,51 +222,3 @@ def _dense_rows(pre, post, n_pre):
             np.array_equal(pre, np.tile(np.arange(n_pre), n)):
         return lo, n
     return None
-
-
-def _topological(groups, network):
-    import networkx as nx
-    g_of = {id(p): g.index for g in groups for _, p, _ in g.pops}
-    graph = nx.DiGraph()
-    graph.add_nodes_from(range(len(groups)))
-    for s in network.synapse_sets:
-        a, b = g_of[id(s.pre)], g_of[id(s.post)]
-        if a != b:
-            graph.add_edge(a, b)
-    # Cycles are common (E <-> I); condense them and keep first-appearance order inside,
-    # except that a group whose input reads another's input this step (an instantaneous
-    # chain: cue -> layer -> readout -> plant) comes after it.
-    instant = nx.DiGraph()
-    for s in network.synapse_sets:
-        a, b = g_of[id(s.pre)], g_of[id(s.post)]
-        if a != b and _instantaneous(s):
-            instant.add_edge(a, b, label=f"{s.pre.name} -> {s.post.name}")
-    cond = nx.condensation(graph)
-    order = []
-    for c in nx.lexicographical_topological_sort(cond, key=lambda c: min(cond.nodes[c]["members"])):
-        members = sorted(cond.nodes[c]["members"])
-        sub = nx.DiGraph()
-        sub.add_nodes_from(members)
-        sub.add_edges_from(instant.subgraph(members).edges(data=True))
-        if sub.number_of_edges():
-            if not nx.is_directed_acyclic_graph(sub):
-                edges = [sub.edges[u, v]["label"] for u, v in nx.find_cycle(sub)]
-                raise ValueError(f"edges {', '.join(edges)} form an algebraic loop: each block "
-                                 "reads the previous one's input within the same step; put a "
-                                 "state (a unit with dynamics) somewhere on the loop")
-            members = list(nx.lexicographical_topological_sort(sub, key=lambda i: i))
-        order.extend(members)
-    return [groups[i] for i in order]
-
-
-def _instantaneous(s):
-    """Does this synapse's current read the presynaptic unit's inputs of the same step?"""
-    syn = s.synapse
-    if not syn.current or syn.feedback or not s.pre.model.inputs:
-        return False
-    m = s.pre.model
-    for name in re.findall(r"\bpre\.(\w+)", syn.current):
-        if name in m.derived and \
-                set(m.inputs) & {x.name for x in m.expand(m.derived[name]).free_symbols}:
-            return True
-    return False
