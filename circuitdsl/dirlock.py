@@ -24,7 +24,8 @@ LOCK_NAME = ".circuitdsl.lock"
 
 
 class DirLock:
-    """Context manager holding an exclusive lock on `directory` (created if missing).
+    """Context manager holding an exclusive lock on `directory` (created if missing, also
+    where there is no lock).
 
     what: what holds the lock ("run", "sweep", ...), written into the lock file and named in
     the refusal another holder gets. Entering raises RunError when another process (or
@@ -44,20 +45,23 @@ class DirLock:
         self.release()
 
     def acquire(self):
-        try:
-            import fcntl
-        except ImportError:   # not POSIX: no lock
-            return self
         if self.fh is not None:
             raise RunError(f"the lock on '{self.directory}' is already held by this object")
         try:
             self.directory.mkdir(parents=True, exist_ok=True)
-            # "a+" and not "w": opening must not erase the holder's line before we know
-            # whether we get the lock (the refusal quotes that line).
-            fh = open(self.path, "a+")
         except (FileExistsError, NotADirectoryError):
             raise RunError(f"'{self.directory}' is not a directory (a file is in the way)") \
                 from None
+        except OSError as err:
+            raise RunError(f"cannot create '{self.directory}': {err.strerror or err}") from None
+        try:
+            import fcntl
+        except ImportError:   # not POSIX: no lock (the directory is still created)
+            return self
+        try:
+            # "a+" and not "w": opening must not erase the holder's line before we know
+            # whether we get the lock (the refusal quotes that line).
+            fh = open(self.path, "a+")
         except OSError as err:
             raise RunError(f"cannot lock '{self.directory}': {err.strerror or err}") from None
         try:

@@ -245,6 +245,11 @@ def test_a_run_that_kills_its_worker_fails_alone(tmp_path):
     (["--workers", "0"], "--workers must be >= 1, got 0"),
     (["--trials", "0"], "--trials must be >= 1, got 0"),
     (["--set", "gain=2", "--grid", "gain=1,2"], "'gain' is both fixed (--set) and swept"),
+    # checked against the circuit's parameters before any run starts (issue 14, item 7)
+    (["--grid", "gian=1,2"], "tiny_learner.py has no such parameter (did you mean 'gain'?); "
+                             "its parameters: gain, eta, target, activation, N, crash"),
+    (["--grid", "gian=1,2"], "unknown grid parameter 'gian': "),
+    (["--set", "bogus.thing=1"], "unknown --set parameter 'bogus.thing'"),
 ])
 def test_bad_sweep_options_are_one_line_errors(extra, message, tmp_path, capsys):
     assert main(["sweep", TINY, "--out", str(tmp_path / "s")] + extra) == 2
