@@ -8,10 +8,11 @@ from __future__ import annotations
 
 import numpy as np
 
+from circuitdsl.errors import ValidationError
 from circuitdsl.model import Model
 
 
-class BlockError(ValueError):
+class BlockError(ValidationError):
     """Bad block definition (name, size, parameter)."""
 
 

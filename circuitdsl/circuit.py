@@ -15,10 +15,11 @@ import numpy as np
 
 from circuitdsl.block import Block, Composite, Population
 from circuitdsl.connections import ConnectionError_, registry as default_registry
+from circuitdsl.errors import ValidationError
 from circuitdsl.model import LearningRule, Synapse
 
 
-class CircuitError(ValueError):
+class CircuitError(ValidationError):
     """Bad circuit description: unknown block, bad edge option."""
 
 

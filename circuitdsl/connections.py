@@ -13,9 +13,10 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from circuitdsl.block import Population
+from circuitdsl.errors import ValidationError
 
 
-class ConnectionError_(ValueError):
+class ConnectionError_(ValidationError):
     """An edge that cannot be built (unknown pair of block types, bad option)."""
 
 

@@ -15,6 +15,8 @@ from pathlib import Path
 
 import numpy as np
 
+from circuitdsl.errors import ValidationError
+
 __all__ = ["ImageSet", "StimulusFileError", "generate_category_stimuli",
            "load_image_csv", "save_image_csv"]
 
@@ -28,7 +30,7 @@ _P_CAT2_BUMP = 0.65     # category 2: full 0.6-1-0.6 bump ...
 _P_CAT2_SINGLE = 0.344  # ... or one 0.6 pixel; the rest are all-zero rows
 
 
-class StimulusFileError(ValueError):
+class StimulusFileError(ValidationError):
     """A stimulus CSV file is missing or malformed; the message says where."""
 
 
@@ -48,12 +50,12 @@ class ImageSet:
         images = np.array(self.images, dtype=np.float64)
         categories = np.array(self.categories, dtype=np.int64)
         if images.ndim != 2:
-            raise ValueError(f"images must be 2-D, got shape {images.shape}")
+            raise ValidationError(f"images must be 2-D, got shape {images.shape}")
         if categories.shape != (images.shape[0],):
-            raise ValueError(f"categories must have shape ({images.shape[0]},), "
-                             f"got {categories.shape}")
+            raise ValidationError(f"categories must have shape ({images.shape[0]},), "
+                                  f"got {categories.shape}")
         if categories.size and categories.min() < 1:
-            raise ValueError("categories must be >= 1")
+            raise ValidationError("categories must be >= 1")
         for field, array in (("images", images), ("categories", categories)):
             array.setflags(write=False)
             object.__setattr__(self, field, array)
@@ -145,9 +147,9 @@ def generate_category_stimuli(n_stimuli: int = 1000, n_pixels: int = 20,
     stimulus and shuffled.  The same ``seed`` always gives the same set.
     """
     if n_stimuli < 1:
-        raise ValueError(f"n_stimuli must be >= 1, got {n_stimuli}")
+        raise ValidationError(f"n_stimuli must be >= 1, got {n_stimuli}")
     if n_pixels < 4:
-        raise ValueError(f"n_pixels must be >= 4, got {n_pixels}")
+        raise ValidationError(f"n_pixels must be >= 4, got {n_pixels}")
     rng = np.random.default_rng(seed)
     n_cat1 = n_stimuli // 2 + int(n_stimuli % 2 == 1 and rng.random() < 0.5)
     categories = rng.permutation(
@@ -250,7 +252,7 @@ def load_image_csv(path, n_pixels: int | None = None) -> ImageSet:
 def _format_value(value: float) -> str:
     value = float(value)
     if not math.isfinite(value):
-        raise ValueError(f"cannot save non-finite pixel value {value}")
+        raise ValidationError(f"cannot save non-finite pixel value {value}")
     return str(int(value)) if value.is_integer() else repr(value)
 
 

@@ -17,6 +17,8 @@ from dataclasses import dataclass, field
 
 import sympy as sp
 
+from circuitdsl.errors import ValidationError
+
 # Names every expression may use, mapped to sympy objects.
 _sigmoid = sp.Lambda(sp.Symbol("_u"), 1 / (1 + sp.exp(-sp.Symbol("_u"))))
 
@@ -66,7 +68,7 @@ CONSTANTS = {"pi": sp.pi, "eps": sp.Float(2.220446049250313e-16)}
 TIME_NAMES = ("t", "dt")
 
 
-class EquationError(ValueError):
+class EquationError(ValidationError):
     """A fault in equation text; the message shows the line and a caret under the fault."""
 
     def __init__(self, owner, line_no, line, col, width, message):

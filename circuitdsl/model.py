@@ -13,6 +13,7 @@ import sympy as sp
 
 from circuitdsl.equations import (EquationError, Line, Namespace, parse_expression,
                                   parse_statements, split_lines)
+from circuitdsl.errors import ValidationError
 
 
 def _sym(name):
@@ -357,8 +358,9 @@ class LearningRule(_EdgeProgram):
     def with_params(self, **values):
         unknown = set(values) - set(self.params)
         if unknown:
-            raise ValueError(f"learning rule '{self.name}' has no parameter "
-                             f"{', '.join(sorted(unknown))}; it has: {', '.join(self.params)}")
+            raise ValidationError(f"learning rule '{self.name}' has no parameter "
+                                  f"{', '.join(sorted(unknown))}; it has: "
+                                  f"{', '.join(self.params)}")
         rule = LearningRule(self.name, self.on_trial_end, self.on_step, {**self.params, **values},
                             self.traces, self.signals, self.definitions)
         rule.modulator = getattr(self, "modulator", None)

@@ -15,6 +15,7 @@ from __future__ import annotations
 import numpy as np
 
 from circuitdsl.circuit import stable_rng
+from circuitdsl.errors import ValidationError
 
 PERIODS = ("fixation", "stimulus1", "delay", "stimulus2", "decision")
 DEFAULT_TIMING = {"fixation": 500, "stimulus1": 500, "delay": 1000, "stimulus2": 500,
@@ -24,7 +25,7 @@ DEFAULT_VPAIRS = ((18, 10), (22, 14), (26, 18), (30, 22), (34, 26))
 TUTORIAL_TIMING = {"delay": ("choice", [200, 400, 800, 1600, 3200]), "response": ("constant", 500)}
 
 
-class TaskError(ValueError):
+class TaskError(ValidationError):
     """A bad task option (timing specification, sizes)."""
 
 
