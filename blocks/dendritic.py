@@ -81,8 +81,6 @@ BURST_NEURON = Model(
 
 #: Recurrent edge onto the proximal apical compartment: I_p += J s (s = S_filt, τ_s).
 APICAL_RECURRENT = Synapse("apical recurrent", current="I_p += w*pre.s")
-#: Basal (somatic) recurrent edge; zero in the 3-D trajectory task (σ_wrec = 0).
-BASAL_RECURRENT = Synapse("basal recurrent", current="I_s += w*pre.s")
 
 
 def readout_synapse(signal):

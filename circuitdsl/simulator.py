@@ -17,32 +17,10 @@ from circuitdsl.compiler.interface import Status
 from circuitdsl.compiler.kernel import generate
 from circuitdsl.compiler.lower import lower
 from circuitdsl.errors import SimulationError, ValidationError
+from circuitdsl.recording import Recording, RecordPlan  # noqa: F401 - Recording is public here
 
 # The arrays a run changes (state()/restore()); the rest are structure, fixed at build.
 _MUTABLE = ("S", "P", "I", "F", "SPK", "DB", "RNG")
-
-
-class Recording:
-    """Recorded variables and spikes of one run."""
-
-    def __init__(self, t, data, spikes, dt):
-        self.t, self.data, self.spikes, self.dt = t, data, spikes, dt
-
-    def __getitem__(self, key):
-        try:
-            return self.data[key]
-        except KeyError:
-            raise KeyError(f"'{key}' was not recorded; recorded: {', '.join(self.data)}") from None
-
-    def spike_times(self, path):
-        """One array of spike times (ms) per unit of population `path`."""
-        units, times = self.spikes.get(path, (np.zeros(0, int), np.zeros(0)))
-        n = self._sizes[path]
-        return [times[units == u] for u in range(n)]
-
-    def spike_counts(self, path):
-        units, _ = self.spikes.get(path, (np.zeros(0, int), np.zeros(0)))
-        return np.bincount(units, minlength=self._sizes[path])
 
 
 class Simulator:
@@ -94,16 +72,18 @@ class Simulator:
         return arr, start + off
 
     def get(self, path, var):
-        """Current per-unit values of a state, parameter or derived quantity."""
+        """Current per-unit values of a state, parameter, input (as summed in the last step)
+        or derived quantity."""
         g, pop, off = self._pop_index[path]
         m = g.model
         if var in m.derived:
             expr = m.expand(m.derived[var])
             syms = sorted(expr.free_symbols, key=lambda s: s.name)
             f = sp.lambdify(syms, expr, "numpy")
-            return np.asarray(f(*[self.get(path, s.name) if s.name not in ("t", "dt") else 0.0
+            return np.asarray(f(*[self.get(path, s.name) if s.name not in ("t", "dt") else
+                                  self.k * self.dt if s.name == "t" else self.dt
                                   for s in syms]), dtype=float) * np.ones(pop.N)
-        arr, start = self._slot(path, var)
+        arr, start = self._where(path, var)
         return self.arrays[arr][start:start + pop.N].copy()
 
     def set(self, path, var, values):
@@ -187,69 +167,43 @@ class Simulator:
         self.module.reset_traces(self.arrays["F"], self.L)
         self.k = 0
 
-    def _record_indices(self, record):
-        recs, recp, derived = [], [], []
-        for item in record or []:
-            path, _, var = item.rpartition(".")
-            if not path:
-                raise ValueError(f"record entries are 'block.variable', got {item!r}")
-            for p in self._locate(path):
-                g, pop, off = self._pop_index[p]
-                if var in g.model.derived:
-                    derived.append((item, p, var))
-                    continue
-                arr, start = self._slot(p, var)
-                (recs if arr == "S" else recp).append((item, p, start, pop.N))
-        return recs, recp, derived
+    def _where(self, path, var):
+        """("S", "P" or "I", flat start) of a state, parameter or input of population path."""
+        g, pop, off = self._pop_index[path]
+        if var in g.model.inputs:
+            return "I", self.lowered.layout.input(g, var) + off
+        return self._slot(path, var)
+
+    def _record_plan(self, record):
+        return RecordPlan(record, self._locate, lambda p: (self._pop_index[p][0].model,
+                                                           self._pop_index[p][1].N),
+                          self._where)
 
     def run(self, duration, record=(), record_every=1, inputs=None, input_every=1):
         """Run `duration` ms from the current step; returns a Recording."""
         n = int(round(duration / self.dt))
         if n < 0 or not np.isfinite(duration):
             raise ValueError(f"duration must be >= 0 ms, got {duration!r}")
-        recs, recp, derived = self._record_indices(record)
-        for _, p, var in derived:   # derived quantities are computed from recorded states
-            g, pop, off = self._pop_index[p]
-            expr = g.model.expand(g.model.derived[var])
-            for s in expr.free_symbols:
-                if s.name in g.model.states or s.name in g.model.params:
-                    arr, start = self._slot(p, s.name)
-                    (recs if arr == "S" else recp).append((f"{p}.{s.name}", p, start, pop.N))
-        s_idx = np.concatenate([np.arange(st, st + N) for _, _, st, N in recs] or
-                               [np.zeros(0)]).astype(np.int64)
-        p_idx = np.concatenate([np.arange(st, st + N) for _, _, st, N in recp] or
-                               [np.zeros(0)]).astype(np.int64)
-        n_rec = n // record_every if (len(s_idx) + len(p_idx)) else 0
-        REC = np.zeros((n_rec, len(s_idx) + len(p_idx)))
+        plan = self._record_plan(record)
+        s_idx, p_idx, i_idx = plan.indices()
+        width = len(s_idx) + len(p_idx) + len(i_idx)
+        n_rec = n // record_every if width else 0
+        REC = np.zeros((n_rec, width))
         ext, ext_idx = self._external(inputs)
         SPIKES = self._spike_buffer
         self.status[:] = 0
         a = self.arrays
         self.module.trial(*kif.values(
             kif.TRIAL, a, k0=self.k, n_steps=n, dt=self.dt, L=self.L, EXT=ext, EXTIDX=ext_idx,
-            ext_every=int(input_every), RECS=s_idx, RECP=p_idx, REC=REC,
+            ext_every=int(input_every), RECS=s_idx, RECP=p_idx, RECI=i_idx, REC=REC,
             rec_every=int(record_every), SPIKES=SPIKES, STATUS=self.status))
         if self.status[Status.NONFINITE] == 1:
             self._raise_nonfinite(int(self.status[Status.STEP]))
         t = (self.k + (np.arange(n_rec) + 1) * record_every) * self.dt
         self.k += n
-        data, col = {}, 0
-        for item, p, st, N in recs + recp:
-            key = item if item.rpartition(".")[0] == p else f"{p}.{item.rpartition('.')[2]}"
-            data[key] = REC[:, col:col + N]
-            col += N
-        for item, p, var in derived:
-            g, pop, off = self._pop_index[p]
-            expr = g.model.expand(g.model.derived[var])
-            syms = sorted(expr.free_symbols, key=lambda s: s.name)
-            f = sp.lambdify(syms, expr, "numpy")
-            vals = [t[:, None] if s.name == "t" else self.dt if s.name == "dt"
-                    else data[f"{p}.{s.name}"] for s in syms]
-            key = item if item.rpartition(".")[0] == p else f"{p}.{var}"
-            data[key] = np.asarray(f(*vals), dtype=float) * np.ones((n_rec, pop.N))
-        rec = Recording(t, data, self._spikes(SPIKES), self.dt)
-        rec._sizes = {p: v[1].N for p, v in self._pop_index.items()}
-        return rec
+        data = plan.unpack(REC, t, self.dt)
+        return Recording(t, data, self._spikes(SPIKES), self.dt,
+                         {p: v[1].N for p, v in self._pop_index.items()})
 
     def run_trials(self, duration, cases, params=None, inputs=None, learn=True, collect=()):
         """Many trials of `duration` ms in one compiled call (for trials of a few steps, where

@@ -122,7 +122,7 @@ def _inner(fn, p, depth, gated, target, names, loads, printer, hoisted):
         loads[x.name] = f"{x.name} = _vp_{x.name}[j]"
     fn.emit(depth, "for _o in range(_q1 - _q0):")
     # A dense row holds every pre unit in order: j is the position in the row, no gather.
-    fn.emit(depth + 1, "j = _o" if getattr(p, "dense_rows", None) else f"j = PRE[{X} + _q0 + _o]")
+    fn.emit(depth + 1, "j = _o" if p.dense_rows else f"j = PRE[{X} + _q0 + _o]")
     cg._emit_loads(fn, depth + 1, loads, [gated, sp.Symbol(target)])
     fn.emit(depth + 1, f"{names[target]} = {printer.doprint(gated)}")
     fn.emit(depth + 1, f"_vf_{target}[_o] = {names[target]}")

@@ -19,7 +19,7 @@ class Status:
 
 # Argument lists of each generated function (names are the generated code's locals).
 TRIAL = ("k0", "n_steps", "dt", *ARRAYS, "L", "EXT", "EXTIDX", "ext_every", "RECS", "RECP",
-         "REC", "rec_every", "SPIKES", "STATUS")
+         "RECI", "REC", "rec_every", "SPIKES", "STATUS")
 INPUTS = ("k", "t", "dt", "S", "P", "I", "F", "PRE", "PTR", "L", "RNG")
 LEARN = ("t", "dt", "S", "P", "I", "F", "PRE", "POST", "LPOST", "RNG", "L", "SIG")
 TRIALS = ("n_steps", "dt", *ARRAYS, "L", "S0", "SPK0", "CASE", "LEARN", "PIDX", "PVAL", "EXTV",

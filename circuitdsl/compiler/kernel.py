@@ -67,7 +67,7 @@ def _trials_fn(lowered):
     fn.emit(2, "DB[:] = 0.0")
     fn.emit(2, kif.call("reset_traces", kif.RESET_TRACES))
     fn.emit(2, f"STATUS[{Status.SPIKES}] = 0")
-    fn.emit(2, kif.call("trial", kif.TRIAL, k0=0, EXT="EXTV[c]", ext_every=1, RECP="RECS",
+    fn.emit(2, kif.call("trial", kif.TRIAL, k0=0, EXT="EXTV[c]", ext_every=1, RECP="RECS", RECI="RECS",
                         rec_every=1))
     fn.emit(2, f"if STATUS[{Status.NONFINITE}] != 0:")
     fn.emit(3, f"STATUS[{Status.TRIAL}] = n")

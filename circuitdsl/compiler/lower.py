@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from circuitdsl.compiler.bind import bind_projections
+from circuitdsl.compiler.bind import bind_projection
 from circuitdsl.compiler.ir import Group, Lowered, Projection
 from circuitdsl.compiler.layout import Layout, key
 from circuitdsl.compiler.rng import seed_streams
@@ -26,6 +26,12 @@ def _integrator_of(pop, default):
 def lower(network, dt, method="exponential_euler", seed=0):
     groups = _group(network, method)
     projections = _project(network, groups)
+    for p in projections:
+        bind_projection(p)
+    # Sources before targets, so latches that read other groups see this step's values.
+    groups = topological_groups(groups, projections)
+    for k, g in enumerate(groups):
+        g.index = k
     layout, arrays = Layout(), {}
     s0 = _lay_out_groups(groups, network, layout, arrays)
     _lay_out_projections(projections, groups, layout, arrays)
@@ -33,13 +39,11 @@ def lower(network, dt, method="exponential_euler", seed=0):
              [f"projection:{p.pre.name}->{p.post.name}:{p.synapse.name}:{p.index}"
               for p in projections]
     arrays["RNG"] = seed_streams(seed, labels) if labels else np.zeros(1, dtype=np.uint64)
-    lowered = Lowered(network, dt, groups, projections, layout, arrays, s0.copy())
-    bind_projections(lowered)
-    return lowered
+    return Lowered(network, dt, groups, projections, layout, arrays, s0.copy())
 
 
 def _group(network, method):
-    """Populations -> groups (one per model and integrator), sources before targets."""
+    """Populations -> groups (one per model and integrator), in first-appearance order."""
     groups, by_key = [], {}
     for path, pop in network.populations.items():
         k = (id(pop.model), _integrator_of(pop, method))
@@ -49,10 +53,6 @@ def _group(network, method):
         g = by_key[k]
         g.pops.append((path, pop, g.N))
         g.N += pop.N
-    # Sources before targets, so latches that read other groups see this step's values.
-    groups = topological_groups(groups, network)
-    for k, g in enumerate(groups):
-        g.index = k
     return groups
 
 

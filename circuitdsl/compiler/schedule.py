@@ -134,6 +134,8 @@ def _record(ctx):
     fn.emit(4, "REC[_r, c] = S[RECS[c]]")
     fn.emit(3, "for c in range(RECP.shape[0]):")
     fn.emit(4, "REC[_r, RECS.shape[0] + c] = P[RECP[c]]")
+    fn.emit(3, "for c in range(RECI.shape[0]):")
+    fn.emit(4, "REC[_r, RECS.shape[0] + RECP.shape[0] + c] = I[RECI[c]]")
 
 
 PRE_STEP = (("events", _events),)

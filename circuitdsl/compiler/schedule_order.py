@@ -2,26 +2,26 @@
 resolved, algebraic loops refused (a pass of its own so it can be tested without Numba)."""
 from __future__ import annotations
 
-import re
-
 import networkx as nx
 
 from circuitdsl.errors import BuildError
 
 
-def topological_groups(groups, network):
+def topological_groups(groups, projections):
     """Groups in update order. Cycles are common (E <-> I): they are condensed and keep
     first-appearance order inside, except that a group whose input reads another's input this
-    step (an instantaneous chain: cue -> layer -> readout -> plant) comes after it."""
-    g_of = {id(p): g.index for g in groups for _, p, _ in g.pops}
+    step (an instantaneous chain: cue -> layer -> readout -> plant) comes after it. Reads the
+    bound projections, so it runs after binding."""
     graph = nx.DiGraph()
     graph.add_nodes_from(range(len(groups)))
     instant = nx.DiGraph()
-    for s in network.synapse_sets:
-        a, b = g_of[id(s.pre)], g_of[id(s.post)]
-        if a != b:
-            graph.add_edge(a, b)
-            if instantaneous(s):
+    for p in projections:
+        a, b = p.pre.index, p.post.index
+        if a == b:
+            continue
+        graph.add_edge(a, b)
+        if instantaneous(p):
+            for s in p.sets:
                 instant.add_edge(a, b, label=f"{s.pre.name} -> {s.post.name}")
     cond = nx.condensation(graph)
     order = []
@@ -41,16 +41,14 @@ def topological_groups(groups, network):
     return [groups[i] for i in order]
 
 
-def instantaneous(s):
-    """Does this synapse's current read the presynaptic unit's inputs of the same step (through
-    a derived quantity of the presynaptic model)?"""
-    syn = s.synapse
-    if not syn.current or syn.feedback or not s.pre.model.inputs:
+def instantaneous(p):
+    """Does projection p's current read its presynaptic units' inputs of the same step
+    (through a derived quantity of the presynaptic model)?"""
+    if p.current is None or p.synapse.feedback or not p.pre.model.inputs:
         return False
-    m = s.pre.model
-    # The synapse's own text names what it reads as `pre.X`; X is checked against the model.
-    for name in re.findall(r"\bpre\.(\w+)", syn.current):
-        if name in m.derived and \
-                set(m.inputs) & {x.name for x in m.expand(m.derived[name]).free_symbols}:
-            return True
-    return False
+    m = p.pre.model
+    read = {s.name[len("pre__"):] for s in p.current.expr.free_symbols
+            if s.name.startswith("pre__")}
+    return any(name in m.derived and
+               set(m.inputs) & {x.name for x in m.expand(m.derived[name]).free_symbols}
+               for name in read)

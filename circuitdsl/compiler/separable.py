@@ -67,7 +67,7 @@ def plan(p):
     if not p.rule_step:
         return None
     targets = {s.target for s in p.rule_step}
-    held = frozenset(f for f in getattr(p, "fields", ()) if f not in targets)
+    held = frozenset(f for f in p.fields if f not in targets)
     out = [split(s, p.rule.traces, p.pre.model, p.lpost.model, held) for s in p.rule_step]
     if any(x is None for x in out) or len(targets) != len(out):
         return None
