@@ -13,7 +13,7 @@ from circuitdsl.sweep import SweepError, derive_seeds, parse_grid, plan
 from circuitdsl.sweep.planning import (check_circuit, check_grid, check_parameters,
                                        describe_run, known_parameters, seed_list, tag)
 
-TINY = str(Path(__file__).parent / "data" / "tiny_learner.py")
+TINY = str(Path(__file__).parents[1] / "data" / "tiny_learner.py")
 
 
 def test_sweep_error_is_a_run_error_and_a_value_error():
