@@ -11,7 +11,7 @@ import numpy as np
 import sympy as sp
 
 from circuitdsl.compiler import interface as kif
-from circuitdsl.compiler import strategies
+from circuitdsl.compiler import strategies, weights
 from circuitdsl.compiler.cache import get_cache
 from circuitdsl.compiler.interface import Status
 from circuitdsl.compiler.kernel import generate
@@ -361,21 +361,19 @@ class Simulator:
                                                                L=self.L, SIG=sig))
 
     def synapse_weights(self):
-        """Current weights as a list aligned with network.synapse_sets."""
+        """Current weights as a list aligned with network.synapse_sets (build order)."""
         out = [s.weight.copy() for s in self.network.synapse_sets]
         index = {id(s): k for k, s in enumerate(self.network.synapse_sets)}
         for p in self.lowered.projections:
-            w = self.arrays["F"][self.lowered.layout.field_slice(p, "w")]
-            for pos, (set_id, idx) in enumerate(p.order_origin.T):
-                out[index[id(p.sets[set_id])]][idx] = w[pos]
+            for s, values in zip(p.sets, weights.to_sets(p, self.field(p, "w"))):
+                out[index[id(s)]] = values
         return out
 
-    def set_synapse_weights(self, weights):
+    def set_synapse_weights(self, values):
+        """Set every weight from a list aligned with network.synapse_sets (build order)."""
         index = {id(s): k for k, s in enumerate(self.network.synapse_sets)}
         for p in self.lowered.projections:
-            start = self.lowered.layout.field(p, "w")
-            for pos, (set_id, idx) in enumerate(p.order_origin.T):
-                self.arrays["F"][start + pos] = weights[index[id(p.sets[set_id])]][idx]
+            self.field(p, "w")[:] = weights.from_sets(p, [values[index[id(s)]] for s in p.sets])
 
     def _edge_sets(self, src, dst):
         sets = [(k, s) for k, s in enumerate(self.network.synapse_sets)
@@ -392,10 +390,10 @@ class Simulator:
         """The weights of edge src -> dst as a dense (post units, pre units) matrix (0 where
         there is no synapse; parallel synapses are summed)."""
         sets = self._edge_sets(src, dst)
-        weights = self.synapse_weights()
+        current = self.synapse_weights()
         W = np.zeros((sets[0][1].post.N, sets[0][1].pre.N))
         for k, s in sets:
-            np.add.at(W, (s.post_idx, s.pre_idx), weights[k])
+            weights.edge_matrix(s, current[k], out=W)
         return W
 
     def set_weight_matrix(self, src, dst, W):
@@ -407,7 +405,7 @@ class Simulator:
         if W.shape != shape:
             raise ValueError(f"edge {src} -> {dst}: weight matrix must have shape {shape} "
                              f"(post, pre), got {W.shape}")
-        weights = self.synapse_weights()
+        current = self.synapse_weights()
         for k, s in sets:
-            weights[k] = W[s.post_idx, s.pre_idx].copy()
-        self.set_synapse_weights(weights)
+            current[k] = W[s.post_idx, s.pre_idx].copy()
+        self.set_synapse_weights(current)

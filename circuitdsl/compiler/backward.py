@@ -28,6 +28,7 @@ import sympy as sp
 from circuitdsl.compiler import codegen as cg
 from circuitdsl.compiler.bptt_source import (BPTTSource, GradientError, _no_heaviside, _sym,
                                              discrete_update)
+from circuitdsl.compiler import weights
 from circuitdsl.compiler.cache import get_cache
 from circuitdsl.compiler.lower import lower
 from circuitdsl.equations import RandomFunction
@@ -328,8 +329,7 @@ class GradientProgram(BPTTSource):
             for k, s in enumerate(p.sets):
                 label = s.connection.label if s.connection else f"{p.name}.{k}"
                 mat = out.setdefault(label, np.zeros((s.post.N, s.pre.N)))
-                q = np.flatnonzero(p.order_origin[0] == k)
-                idx = p.order_origin[1, q]
+                q, idx = weights.set_positions(p, k)
                 mat[s.post_idx[idx], s.pre_idx[idx]] = flat[q]
         for g in self.groups:
             for param in self.train_params[g.index]:
