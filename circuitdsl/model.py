@@ -11,6 +11,7 @@ from dataclasses import dataclass
 
 import sympy as sp
 
+from circuitdsl.compiler.integrators import INTEGRATORS
 from circuitdsl.equations import (EquationError, Line, Namespace, parse_expression,
                                   parse_statements, split_lines)
 from circuitdsl.errors import ValidationError
@@ -110,9 +111,15 @@ class Model(_Scoped):
     """Dynamics of one kind of unit. See the module docstring and docs/concepts.md."""
 
     def __init__(self, name, equations="", states=None, params=None, inputs=(), spike=None,
-                 events=(), on_step="", doc="", feedback_inputs=(), update="", carried=()):
+                 events=(), on_step="", doc="", feedback_inputs=(), update="", carried=(),
+                 integrator=None):
         self.name = name
         self.doc = doc
+        # The integrator this model asks for (a name in compiler/integrators.py); None takes
+        # Simulator(method=...). A Population's own integrator= wins over both.
+        if integrator is not None:
+            INTEGRATORS.get(integrator, f"model '{name}'")   # unknown: ValidationError
+        self.integrator = integrator
         self.states = _positions(name, "state", states)
         # Carried states keep their value across Simulator.reset() and between the trials of
         # run_trials (a running average that lives across trials, as in Miconi 2017); every

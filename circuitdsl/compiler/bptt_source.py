@@ -1,20 +1,20 @@
 """Source generation for backpropagation through time (used by compiler/backward.py).
 
-`discrete_update` writes a model's step s' = Phi(s, theta, u, t, dt) from its ODEs, integrator
-and `update` statements; `BPTTSource` (a mixin of GradientProgram) differentiates it with sympy
-and prints the generated `forward` (with tape) and `backward` Numba functions.
+`discrete_update` writes a model's step s' = Phi(s, theta, u, t, dt) from its ODEs, its
+integrator (the closed form of the registry's definition in compiler/integrators.py, the one
+the simulation kernel prints) and its `update` statements; `BPTTSource` (a mixin of
+GradientProgram) differentiates it with sympy and prints the generated `forward` (with tape)
+and `backward` Numba functions.
 """
 from __future__ import annotations
 
 import sympy as sp
 
 from circuitdsl.compiler import codegen as cg
-from circuitdsl.compiler.printer import KernelPrinter, print_cse
+from circuitdsl.compiler.integrators import INTEGRATORS
+from circuitdsl.compiler.printer import GradientPrinter, KernelPrinter, print_cse
 from circuitdsl.equations import RandomFunction
-
-
-class GradientError(ValueError):
-    """A circuit, block, edge or parameter that gradient training cannot handle."""
+from circuitdsl.errors import GradientError   # raised here; re-exported by compiler/backward.py
 
 
 def _sym(name):
@@ -43,31 +43,9 @@ def discrete_update(model, scheme, owner):
             raise GradientError(f"block '{owner}': d{x}/dt of model '{model.name}' draws random "
                                 "numbers, so it has no derivative")
     syms = {x: _sym(x) for x in model.states}
-    dt, t = _sym("dt"), _sym("t")
     new = {x: syms[x] for x in model.states}   # states without an equation keep their value
-    if scheme == "euler":
-        new.update({x: syms[x] + dt * f for x, f in odes.items()})
-    elif scheme == "rk4":
-        def stage(k, frac):
-            subs = {syms[x]: syms[x] + frac * dt * k[x] for x in odes}
-            subs[t] = t + frac * dt
-            return {x: f.xreplace(subs) for x, f in odes.items()}
-        k1 = odes
-        k2 = stage(k1, sp.Rational(1, 2))
-        k3 = stage(k2, sp.Rational(1, 2))
-        k4 = stage(k3, 1)
-        new.update({x: syms[x] + dt / 6 * (k1[x] + 2 * k2[x] + 2 * k3[x] + k4[x]) for x in odes})
-    elif scheme == "exponential_euler":
-        for x, f in odes.items():
-            a = sp.diff(f, syms[x])
-            if a != 0 and syms[x] not in a.free_symbols:
-                # the same closed form the simulation kernel uses for x' = A x + B
-                x_inf = -f.xreplace({syms[x]: 0}) / a
-                new[x] = x_inf + (syms[x] - x_inf) * sp.exp(a * dt)
-            else:
-                new[x] = syms[x] + dt * f
-    else:
-        raise GradientError(f"block '{owner}': unknown integrator '{scheme}'")
+    integrator = INTEGRATORS.get(scheme, f"block '{owner}' (model '{model.name}')")
+    new.update(integrator.update(odes).closed_form())
     # `update` statements run after integration (a discrete-time map), in order
     for st in getattr(model, "update", ()):
         expr = model.expand(st.expr)
@@ -150,7 +128,8 @@ class BPTTSource:
                 src(depth, f"u_{u} = U{k}[{inputs_t}, {j}, b, {unit}]")
 
     def _emit(self, src, depth, g, exprs, names):
-        lines, outs = print_cse([_no_heaviside(e) for e in exprs], names)
+        lines, outs = print_cse([_no_heaviside(e) for e in exprs], names,
+                                printer_class=GradientPrinter)
         for ln in lines:
             src(depth, ln)
         return outs

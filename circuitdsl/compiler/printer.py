@@ -8,10 +8,12 @@ from circuitdsl.equations import RandomFunction
 
 
 class KernelPrinter(PythonCodePrinter):
-    """Prints symbols through a name map; random functions draw from stream `stream`."""
+    """Prints symbols through a name map; random functions draw from stream `stream`.
+    order="none" prints sums and products in the order of their arguments (an integrator's
+    unevaluated expressions, compiler/integrators.py, keep the kernel's order of operations)."""
 
-    def __init__(self, names, stream="0"):
-        super().__init__({"fully_qualified_modules": True})
+    def __init__(self, names, stream="0", order=None):
+        super().__init__({"fully_qualified_modules": True, "order": order})
         self.names, self.stream = names, stream
 
     def _print_Symbol(self, expr):
@@ -59,6 +61,20 @@ class KernelPrinter(PythonCodePrinter):
         return "False"
 
 
+class GradientPrinter(KernelPrinter):
+    """KernelPrinter for the gradient kernels (error_model='numpy'), where x**(-n) is printed
+    1/x**n. Numba inverts x**(-n) in a helper compiled with Python's error model, so it raises
+    at x = 0 where the kernel's own divisions give inf; and common subexpressions of a
+    Piecewise are computed before the branch is chosen (exponential Euler's 1/A**2 at A = 0,
+    compiler/integrators.py). The value is the same: both multiply out x**n the same way and
+    then divide 1.0 by it."""
+
+    def _print_Pow(self, expr, rational=False):
+        if expr.exp.is_Integer and expr.exp < -1:
+            return f"1/{self._print(sp.Pow(expr.base, -expr.exp))}"
+        return super()._print_Pow(expr, rational=rational)
+
+
 def _split_exp(e):
     """exp(c + u) -> exp(c) * exp(u) for a numeric c, so exponentials that differ only by a
     constant (HH rate functions: exp(-V/10 - 3.4), exp(-V/10 - 1.4)) share one exp()."""
@@ -68,12 +84,12 @@ def _split_exp(e):
     return sp.Float(float(sp.exp(const))) * sp.exp(rest)
 
 
-def print_cse(exprs, names, stream="0", prefix="_c"):
+def print_cse(exprs, names, stream="0", prefix="_c", printer_class=KernelPrinter):
     """Common subexpressions of `exprs` as assignment lines, then the printed results."""
     has_random = any(e.atoms(RandomFunction) for e in exprs)
     if has_random or not exprs:
         # Random draws must not be merged or reordered.
-        printer = KernelPrinter(names, stream)
+        printer = printer_class(names, stream)
         return [], [printer.doprint(e) for e in exprs]
     exprs = [e.replace(lambda x: isinstance(x, sp.exp), _split_exp) for e in exprs]
     symbols = sp.numbered_symbols(prefix)
@@ -82,6 +98,6 @@ def print_cse(exprs, names, stream="0", prefix="_c"):
     lines = []
     for sym, sub in repl:
         local[sym.name] = sym.name
-        lines.append(f"{sym.name} = {KernelPrinter(local, stream).doprint(sub)}")
-    printer = KernelPrinter(local, stream)
+        lines.append(f"{sym.name} = {printer_class(local, stream).doprint(sub)}")
+    printer = printer_class(local, stream)
     return lines, [printer.doprint(e) for e in reduced]
