@@ -39,8 +39,9 @@ Compilation choices, and why:
 - fused multiply-add through LLVM's `llvm.fma` (exact single rounding, so the results are the
   same on every machine; on a CPU without FMA it becomes a slow library call, not a different
   answer).
-- selects (`a if c else b` on values already computed) instead of early returns, so the body
-  is straight-line code.
+- selects (`a if c else b` on values already computed; an arm that computes something is
+  compiled as a branch, which LLVM may not flatten) instead of early returns, so the body is
+  straight-line code.
 
 Methods (textbook): exp by Cody-Waite range reduction x = n*ln2 + r, |r| <= ln2/2, with ln2
 split into a high part (whose products with n are exact) and a low part; e^r by a polynomial;
@@ -312,7 +313,10 @@ def _expm1_dd(x):
     a_inv = _pow2(-n1)
     bm = b - a_inv
     # rounding error of bm (nonzero only for |n| > 53), by a two-sum ordered by magnitude
-    bm_lo = ((b - bm) - a_inv) if ni > 0 else ((-a_inv - bm) + b)
+    # (both arms computed first: a select between plain values, never a branch)
+    lo_pos = (b - bm) - a_inv
+    lo_neg = (-a_inv - bm) + b
+    bm_lo = lo_pos if ni > 0 else lo_neg
     bq = b * q_hi                        # exact (power of two)
     z = bm + bq
     e1 = bq - (z - bm)                   # exact: |bm| >= |bq| whenever z is inexact
@@ -334,11 +338,28 @@ def expm1_64(x):
 
 
 @njit(**_JIT)
+def _expm1_neg_dd(t):
+    """e**t - 1 as hi + lo (not renormalised) for t in [_EXPM1_LO, 0] (or NaN), where n <= 0
+    and 2**n is normal, so one scale factor s suffices: e^t - 1 = (s - 1) + s q."""
+    ni, nf, r, r_lo = _reduce(t)
+    w = _fma(r * r, _g10(r), r_lo)
+    q_hi = r + w
+    q_lo = (r - q_hi) + w                # exact: |w| < |r|
+    s = _pow2(ni)
+    sm1 = s - 1.0
+    sm1_lo = s - (sm1 + 1.0)             # exact two-sum (|-1| >= s); nonzero for n < -53
+    bq = s * q_hi                        # exact (power of two)
+    z = sm1 + bq
+    e1 = bq - (z - sm1)                  # exact: |sm1| >= |bq| unless z is exact
+    return z, e1 + _fma(s, q_lo, sm1_lo)
+
+
+@njit(**_JIT)
 def tanh64(x):
     """tanh(x) in float64: tanh|x| = -u/(2 + u), u = expm1(-2|x|) as a double-double."""
     t = -2.0 * abs(x)
     t = _EXPM1_LO if t < _EXPM1_LO else t   # tanh is 1 to double precision beyond |x| = 19.1
-    u_hi, u_lo = _expm1_dd(t)
+    u_hi, u_lo = _expm1_neg_dd(t)
     d_hi = 2.0 + u_hi                    # 2 + u as d_hi + d_lo (|u| < 2)
     d_lo = ((2.0 - d_hi) + u_hi) + u_lo
     rcp = 1.0 / d_hi
@@ -370,7 +391,8 @@ def log64(x):
     """Natural logarithm in float64: x = 2**k m, m in [sqrt(1/2), sqrt(2)), f = m - 1,
     log(1 + f) = f - f**2/2 + s (f**2/2 + R(s**2)), s = f/(2 + f)."""
     tiny = x < _MIN_NORMAL               # subnormals (and 0, negatives: replaced below)
-    xs = x * _TWO54 if tiny else x
+    scaled = x * _TWO54
+    xs = scaled if tiny else x
     ix = _f64_bits(xs)
     k = (ix - _SQRT_HALF_BITS) >> 52
     m = _bits_f64(ix - (k << 52))
@@ -381,7 +403,8 @@ def log64(x):
     big_r = z * _h6(z)
     hfsq = 0.5 * f * f
     y = kf * _LN2_HI + (f - (hfsq - _fma(s, hfsq + big_r, kf * _LN2_LO)))
-    y = y if x < _INF else x + x         # +inf -> inf, NaN -> NaN
+    twice = x + x
+    y = y if x < _INF else twice         # +inf -> inf, NaN -> NaN
     y = -_INF if x == 0.0 else y
     return _NAN if x < 0.0 else y
 
@@ -469,7 +492,8 @@ def log32(x):
     s = f / (2.0 + f)
     z = s * s
     y = _fma(_small_int_to_f64(k), _LN2, _fma(s * z, _h3(z), s + s))
-    y = y if xd < _INF else xd + xd
+    twice = xd + xd
+    y = y if xd < _INF else twice
     y = -_INF if xd == 0.0 else y
     return np.float32(_NAN if xd < 0.0 else y)
 
