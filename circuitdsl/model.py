@@ -312,7 +312,7 @@ class Synapse(_EdgeProgram):
     """
 
     def __init__(self, name, current="", on_pre="", events=(), params=None, definitions="",
-                 delayable=False, feedback=False):
+                 feedback=False):
         self.name = name
         self.feedback = bool(feedback)
         if self.feedback and (on_pre or events or not current):
@@ -324,18 +324,18 @@ class Synapse(_EdgeProgram):
         self.events = tuple(events)
         self.params = dict(params or {})
         self.definitions = definitions
-        self._check_text([(current.replace(current.split("+=")[0], "post.I ", 1)
-                           if "+=" in current else "", "current", ()),
-                          (on_pre, "on_pre", ("w",))] +
-                         [(ev.do, f"event at {ev.at}", ()) for ev in self.events])
+        self.target_input = None
         if current:
             lines = split_lines(name, current, allow_statements=True)
             if len(lines) != 1 or lines[0].op != "+=" or "." in lines[0].target:
                 raise EquationError(name, 1, current.strip(), 0, len(current.strip()),
                                     "a synapse current is one line of the form 'INPUT += expression'")
             self.target_input = lines[0].target
-        else:
-            self.target_input = None
+        # The current's target is an input of the post model, known only at bind time; here it
+        # may be any name (checked against the model when the edge is bound).
+        self._check_text([(current, "current", (self.target_input,) if current else ()),
+                          (on_pre, "on_pre", ("w",))] +
+                         [(ev.do, f"event at {ev.at}", ()) for ev in self.events])
 
     def __repr__(self):
         return f"Synapse({self.name!r})"
@@ -347,12 +347,15 @@ class LearningRule(_EdgeProgram):
     `on_step` statements run every step inside the kernel (traces, online updates);
     `on_trial_end` statements run once after each trial. Both assign `w` or the rule's own
     `traces`. `signals` are trial-level values the Agent provides (feedback, reward, error,
-    dopamine, ...); `params` are the rule's constants.
+    dopamine, ...); `params` are the rule's constants. `modulator` is the block (in the same
+    circuit) that gives this rule its signals other than feedback (circuitdsl/roles.py,
+    Modulator), or None.
     """
 
     def __init__(self, name, on_trial_end="", on_step="", params=None, traces=None, signals=(),
-                 definitions=""):
+                 definitions="", modulator=None):
         self.name = name
+        self.modulator = modulator
         self.on_trial_end = on_trial_end
         self.on_step = on_step
         self.params = dict(params or {})
@@ -369,8 +372,7 @@ class LearningRule(_EdgeProgram):
                                   f"{', '.join(sorted(unknown))}; it has: "
                                   f"{', '.join(self.params)}")
         rule = LearningRule(self.name, self.on_trial_end, self.on_step, {**self.params, **values},
-                            self.traces, self.signals, self.definitions)
-        rule.modulator = getattr(self, "modulator", None)
+                            self.traces, self.signals, self.definitions, self.modulator)
         return rule
 
     def __repr__(self):

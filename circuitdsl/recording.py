@@ -79,10 +79,17 @@ class RecordPlan:
                 data[key] = REC[:, col:col + N]
                 col += N
         for key, p, model, var, N in self.derived:
-            expr = model.expand(model.derived[var])
-            syms = sorted(expr.free_symbols, key=lambda s: s.name)
-            f = sp.lambdify(syms, expr, "numpy")
-            vals = [t[:, None] if s.name == "t" else dt if s.name == "dt"
-                    else data[f"{p}.{s.name}"] for s in syms]
-            data[key] = np.asarray(f(*vals), dtype=float) * np.ones((len(t), N))
+            data[key] = evaluate_derived(model, var, lambda name: data[f"{p}.{name}"],
+                                         t[:, None], dt, (len(t), N))
         return data
+
+
+def evaluate_derived(model, var, value_of, t, dt, shape):
+    """A derived quantity of `model` from the values of what it reads (`value_of(name)` for
+    each state, parameter or input), at times t: the one place it is evaluated outside a
+    kernel."""
+    expr = model.expand(model.derived[var])
+    syms = sorted(expr.free_symbols, key=lambda s: s.name)
+    f = sp.lambdify(syms, expr, "numpy")
+    vals = [t if s.name == "t" else dt if s.name == "dt" else value_of(s.name) for s in syms]
+    return np.asarray(f(*vals), dtype=float) * np.ones(shape)

@@ -8,7 +8,6 @@
 from __future__ import annotations
 
 import numpy as np
-import sympy as sp
 
 from circuitdsl.compiler import interface as kif
 from circuitdsl.compiler import strategies, weights
@@ -17,7 +16,7 @@ from circuitdsl.compiler.interface import Status
 from circuitdsl.compiler.kernel import generate
 from circuitdsl.compiler.lower import lower
 from circuitdsl.errors import SimulationError, ValidationError
-from circuitdsl.recording import Recording, RecordPlan  # noqa: F401 - Recording is public here
+from circuitdsl.recording import Recording, RecordPlan, evaluate_derived  # noqa: F401
 
 # The arrays a run changes (state()/restore()); the rest are structure, fixed at build.
 _MUTABLE = ("S", "P", "I", "F", "SPK", "DB", "RNG")
@@ -77,12 +76,8 @@ class Simulator:
         g, pop, off = self._pop_index[path]
         m = g.model
         if var in m.derived:
-            expr = m.expand(m.derived[var])
-            syms = sorted(expr.free_symbols, key=lambda s: s.name)
-            f = sp.lambdify(syms, expr, "numpy")
-            return np.asarray(f(*[self.get(path, s.name) if s.name not in ("t", "dt") else
-                                  self.k * self.dt if s.name == "t" else self.dt
-                                  for s in syms]), dtype=float) * np.ones(pop.N)
+            return evaluate_derived(m, var, lambda name: self.get(path, name), self.k * self.dt,
+                                    self.dt, (pop.N,))
         arr, start = self._where(path, var)
         return self.arrays[arr][start:start + pop.N].copy()
 

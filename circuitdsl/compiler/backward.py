@@ -25,7 +25,7 @@ from functools import cached_property
 import numpy as np
 import sympy as sp
 
-from circuitdsl.compiler import codegen as cg
+from circuitdsl.compiler import statements as cg
 from circuitdsl.compiler.bptt_source import (BPTTSource, GradientError, _no_heaviside, _sym,
                                              discrete_update)
 from circuitdsl.compiler import weights

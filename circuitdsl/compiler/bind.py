@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from circuitdsl.equations import EquationError
 from circuitdsl.errors import ValidationError
+from circuitdsl.model import Statement
 
 
 def bind_projections(lowered):
@@ -22,10 +23,10 @@ def bind_projection(p):
         {f"post.{v}" for v in p.post.model.params}
     p.current = None
     if syn.current:
-        # The user writes `I_syn += ...`; bound against the post model it is `post.I_syn`.
-        line = syn.current.strip()
-        p.current = bound.statements(line.replace(syn.target_input, f"post.{syn.target_input}",
-                                                  1), {f"post.{syn.target_input}"}, "current")[0]
+        # The user writes `I_syn += ...` (their text is kept for messages); the target is the
+        # post unit's input of that name.
+        (st,) = bound.statements(syn.current, {syn.target_input}, "current")
+        p.current = Statement(f"post.{st.target}", st.op, st.expr, st.line)
         _check_feedback(p)
     p.on_pre = bound.statements(syn.on_pre, post_vars | {"w"}, "on_pre")
     p.events = [(ev, bound.statements(ev.do, post_vars, f"event at {ev.at}"))

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import sympy as sp
 
-from circuitdsl.compiler import codegen as cg
+from circuitdsl.compiler import statements as cg
 from circuitdsl.compiler.integrators import INTEGRATORS
 from circuitdsl.compiler.printer import GradientPrinter, KernelPrinter, print_cse
 from circuitdsl.equations import RandomFunction

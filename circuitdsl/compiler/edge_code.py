@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import sympy as sp
 
-from circuitdsl.compiler import codegen as cg
+from circuitdsl.compiler import statements as cg
 from circuitdsl.compiler.layout import key, state_or_param_key
 from circuitdsl.compiler.printer import KernelPrinter
 from circuitdsl.compiler.timing import emit_due

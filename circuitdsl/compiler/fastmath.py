@@ -93,14 +93,41 @@ def _bits_f64(typingctx, i):
 
 @intrinsic
 def _fma(typingctx, a, b, c):
-    """a*b + c with one rounding (llvm.fma.f64)."""
-    if not (a == types.float64 and b == types.float64 and c == types.float64):
+    """a*b + c with one rounding (llvm.fma.f64, or llvm.fma.f32 for three float32)."""
+    if a == b == c == types.float32:
+        ty = types.float32
+    elif a == b == c == types.float64:
+        ty = types.float64
+    else:
         return None
 
     def codegen(context, builder, sig, args):
         return builder.fma(*args)
 
-    return types.float64(types.float64, types.float64, types.float64), codegen
+    return ty(ty, ty, ty), codegen
+
+
+@intrinsic
+def _scale_f32(typingctx, p, k):
+    """p * 2**n in float32, n read from the bits of k = n + 1.5*2**23 (|n| <= 151), as two
+    factors 2**(n>>1) and 2**(n - (n>>1)) so that the product rounds once, into subnormals
+    too. In int32 IR: Numba would widen int32 arithmetic to int64 and halve the vector width."""
+    if not (p == types.float32 and k == types.float32):
+        return None
+
+    def codegen(context, builder, sig, args):
+        i32 = ir.IntType(32)
+        n = builder.sub(builder.bitcast(args[1], i32), ir.Constant(i32, 0x4B400000))
+        n1 = builder.ashr(n, ir.Constant(i32, 1))
+        n2 = builder.sub(n, n1)
+
+        def pow2(m):
+            bits = builder.shl(builder.add(m, ir.Constant(i32, 127)), ir.Constant(i32, 23))
+            return builder.bitcast(bits, ir.FloatType())
+
+        return builder.fmul(builder.fmul(args[0], pow2(n1)), pow2(n2))
+
+    return types.float32(types.float32, types.float32), codegen
 
 
 # ---------------------------------------------------------------------------------------
@@ -135,6 +162,10 @@ _G10 = (0.5, 0.1666666666666667, 0.04166666666666667, 0.008333333333326112,
         0.001388888888888373, 0.0001984126987490126, 2.4801587325605324e-05,
         2.7557255297969643e-06, 2.755727357010214e-07, 2.5105259538448494e-08,
         2.0914717341716378e-09)
+# degree 4 rounded to float32 (2e-8 relative error with the float32 roundings of the
+# coefficients) for exp32, which works in float32 throughout
+_G4F = tuple(np.float32(c) for c in (0.5, 0.16666573194992437, 0.04166654987681868,
+                                      0.008363804374444504, 0.0013926964713126128))
 _G5 = (0.5000000014329165, 0.16666666682582046, 0.04166645638923536, 0.008333309977534509,
        0.001393458766275748, 0.00019892032101777532)
 # h(z) = (2 atanh(s)/s - 2)/z, z = s**2 <= (3 - 2 sqrt 2)**2: degree 6 (relative error of
@@ -157,6 +188,10 @@ def derive_coefficients():
         def h(z):
             return mp.fsum(2 * z**(k - 1) / (2 * k + 1) for k in range(1, 60))
 
+        def tanh_p(z):  # (tanh(x) - x)/x**3, z = x**2
+            x = mp.sqrt(z)
+            return (mp.tanh(x) - x) / x**3 if z else mp.mpf(-1) / 3
+
         def fit(f, a, b, n):
             coeffs, _ = mp.chebyfit(f, [a, b], n, error=True)
             return tuple(float(c) for c in coeffs[::-1])
@@ -167,6 +202,8 @@ def derive_coefficients():
             "_G9": fit(g, -r, r, 10),
             "_G10": fit(g, -r, r, 11),
             "_G5": fit(g, -r * mp.mpf("1.01"), r * mp.mpf("1.01"), 6),
+            "_G4F": fit(g, -r * mp.mpf("1.01"), r * mp.mpf("1.01"), 5),
+            "_T4F": fit(tanh_p, mp.mpf(0), mp.mpf("0.55") ** 2 * mp.mpf("1.001"), 5),
             "_H6": fit(h, mp.mpf(0), z, 7),
             "_H3": fit(h, mp.mpf(0), z, 4),
         }
@@ -441,13 +478,33 @@ def _expm1_32_core(x):
     return _fma(s, q, s - 1.0)
 
 
+_F32 = np.float32
+_EXP32_HI_F = _F32(_EXP32_HI)
+_EXP32_LO_F = _F32(_EXP32_LO)
+_LOG2E_F = _F32(_LOG2E)
+_SHIFT_F = _F32(12582912.0)              # 1.5 * 2**23
+_LN2_HI_F = _F32(float.fromhex("0x1.62e4p-1"))      # 17 significant bits: n*hi exact, |n| <= 151
+_LN2_LO_F = _F32(float.fromhex("0x1.7f7d1cp-20"))   # ln2 - hi rounded to float32
+_ONE_F = _F32(1.0)
+
+
 @njit(**_JIT)
 def exp32(x):
-    """e**x in float32."""
-    xd = np.float64(x)
-    xd = _EXP32_HI if xd > _EXP32_HI else xd
-    xd = _EXP32_LO if xd < _EXP32_LO else xd
-    return np.float32(_exp32_core(xd))
+    """e**x in float32, in float32 arithmetic throughout (twice the vector lanes of the
+    float64 path the other float32 functions take)."""
+    x = _EXP32_HI_F if x > _EXP32_HI_F else x
+    x = _EXP32_LO_F if x < _EXP32_LO_F else x
+    k = _fma(x, _LOG2E_F, _SHIFT_F)
+    n = k - _SHIFT_F
+    r = _fma(n, -_LN2_HI_F, x)           # exact
+    r = _fma(n, -_LN2_LO_F, r)
+    c = _G4F
+    g = _fma(c[4], r, c[3])
+    g = _fma(g, r, c[2])
+    g = _fma(g, r, c[1])
+    g = _fma(g, r, c[0])
+    p = _ONE_F + _fma(r * r, g, r)
+    return _scale_f32(p, k)
 
 
 @njit(**_JIT)
@@ -460,14 +517,39 @@ def expm1_32(x):
     return np.float32(xd if xd == 0.0 else y)    # keeps the sign of -0
 
 
+# (tanh(x) - x)/x**3 in z = x**2 on |x| <= 0.55, degree 4 rounded to float32 (relative error
+# of tanh 6e-9)
+_T4F = tuple(np.float32(c) for c in (-0.3333333200171104, 0.13333112910672093,
+                                      -0.053909267852378116, 0.021308401287001972,
+                                      -0.006608371256918572))
+_TANH32_SPLIT = _F32(0.55)              # tanh(0.55) = 0.5: below, the odd polynomial
+_TANH32_BIG = _F32(9.1)                 # tanh is 1 in float32 beyond 9.02
+_TWO_F = _F32(2.0)
+
+
 @njit(**_JIT)
 def tanh32(x):
-    """tanh(x) in float32."""
-    xd = np.float64(x)
-    t = -2.0 * abs(xd)
-    t = _EXPM1_32_LO if t < _EXPM1_32_LO else t   # tanh is 1 in float32 beyond |x| = 9.1
-    u = _expm1_32_core(t)
-    return np.float32(math.copysign(-u / (2.0 + u), xd))
+    """tanh(x) in float32 arithmetic: |x| + |x|**3 P(x**2) below 0.55, else
+    1 - 2/(1 + e**(2|x|)) with a corrected division (that result is >= 0.5, so the
+    subtraction loses nothing)."""
+    a = abs(x)
+    a = _TANH32_BIG if a > _TANH32_BIG else a
+    z = a * a
+    c = _T4F
+    p = _fma(c[4], z, c[3])
+    p = _fma(p, z, c[2])
+    p = _fma(p, z, c[1])
+    p = _fma(p, z, c[0])
+    small = _fma(a * z, p, a)
+    e = exp32(a + a)
+    d_hi = _ONE_F + e                    # 1 + e as d_hi + d_lo (e >= 1)
+    d_lo = (e - d_hi) + _ONE_F
+    rcp = _ONE_F / d_hi
+    t0 = _TWO_F * rcp
+    res = _fma(-t0, d_hi, _TWO_F) - t0 * d_lo
+    big = _ONE_F - _fma(res, rcp, t0)
+    y = small if a < _TANH32_SPLIT else big
+    return math.copysign(y, x)
 
 
 @njit(**_JIT)

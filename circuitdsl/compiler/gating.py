@@ -16,7 +16,7 @@ from __future__ import annotations
 import numpy as np
 import sympy as sp
 
-from circuitdsl.compiler import codegen as cg
+from circuitdsl.compiler import statements as cg
 from circuitdsl.compiler.printer import KernelPrinter
 from circuitdsl.equations import RandomFunction
 

@@ -1,10 +1,10 @@
 """Code for groups: the input-summing functions, events, on_step and update statements,
-integration (through the integrator registry, codegen._emit_scheme) and spikes."""
+integration (through the integrator registry, statements._emit_scheme) and spikes."""
 from __future__ import annotations
 
 import sympy as sp
 
-from circuitdsl.compiler import codegen as cg
+from circuitdsl.compiler import statements as cg
 from circuitdsl.compiler import interface as kif
 from circuitdsl.compiler.layout import key
 from circuitdsl.compiler.printer import KernelPrinter

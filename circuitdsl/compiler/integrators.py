@@ -5,7 +5,7 @@ step of a discrete update (`Update`): an ordered list of `Stage`s of assignments
 are `Value` symbols (stage derivatives such as RK4's k0..k3, intermediate states, the new
 state of each variable). Two consumers read the same object:
 
-- the simulation kernel prints the stages in order (`codegen._emit_scheme`);
+- the simulation kernel prints the stages in order (`statements._emit_scheme`);
 - the gradient path substitutes them into one closed form per state (`Update.closed_form`,
   used by `bptt_source.discrete_update`), which sympy differentiates.
 

@@ -3,7 +3,7 @@ many-trials driver and the trace reset. The run order of a step is compiler/sche
 each projection's current and rule are emitted is compiler/strategies.py."""
 from __future__ import annotations
 
-from circuitdsl.compiler import codegen as cg
+from circuitdsl.compiler import statements as cg
 from circuitdsl.compiler import edge_code, group_code, schedule, strategies
 from circuitdsl.compiler import interface as kif
 from circuitdsl.compiler.interface import Status

@@ -28,7 +28,7 @@ from circuitdsl.compiler.interface import Status
 
 @dataclass
 class Context:
-    fn: object          # the trial function being emitted (codegen.Fn)
+    fn: object          # the trial function being emitted (statements.Fn)
     lowered: object
     choices: dict       # projection index -> strategies.Choice
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import sympy as sp
 
-from circuitdsl.compiler import codegen as cg
+from circuitdsl.compiler import statements as cg
 from circuitdsl.compiler.printer import KernelPrinter
 
 CHUNK = 1024

@@ -16,7 +16,7 @@ from dataclasses import dataclass
 
 import sympy as sp
 
-from circuitdsl.compiler import codegen as cg
+from circuitdsl.compiler import statements as cg
 from circuitdsl.compiler import gating, separable
 from circuitdsl.compiler.edge_code import rule_loop
 from circuitdsl.compiler.layout import key

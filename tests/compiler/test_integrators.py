@@ -11,10 +11,11 @@ import sympy as sp
 
 from circuitdsl.block import Population
 from circuitdsl.circuit import Circuit
-from circuitdsl.compiler import codegen as cg
+from circuitdsl.compiler import statements as cg
 from circuitdsl.compiler.integrators import (INTEGRATORS, Registry, Stage, Update, Value,
                                              exponential_euler)
 from circuitdsl.compiler.lower import lower
+from circuitdsl.compiler.printer import GradientPrinter, KernelPrinter, print_cse
 from circuitdsl.compiler.backward import GradientProgram
 from circuitdsl.errors import ValidationError
 from circuitdsl.model import Model, Synapse
@@ -191,7 +192,27 @@ def test_a_stage_cannot_read_its_own_values():
     assert Value("x", real=True) != x        # never confused with the model's symbol
 
 
-# ---- compiled: the simulator and the BPTT forward ---------------------------------------------
+# ---- compiled ---------------------------------------------------------------------------------
+
+def test_gradient_printer_divides_where_numba_negative_powers_raise():
+    # The BPTT kernels compute exponential Euler's other branch (1/A**2) before choosing it
+    p = sp.Symbol("p", real=True)
+    names = {"p": "p_p"}
+    assert KernelPrinter(names).doprint(p**-2) == "p_p**(-2)"
+    assert GradientPrinter(names).doprint(p**-2) == "1/p_p**2"
+    assert GradientPrinter(names).doprint(3 * p**-3 + p**-1) == "1/p_p + 3/p_p**3"
+    lines, outs = print_cse([p**-2 + sp.exp(p), 2 * p**-2], names, printer_class=GradientPrinter)
+    assert lines == ["_c0 = 1/p_p**2"] and outs == ["_c0 + math.exp(p_p)", "2*_c0"]
+    from numba import njit
+    power = njit(error_model="numpy")(lambda v: v**(-3))
+    division = njit(error_model="numpy")(lambda v: 1/v**3)
+    for v in (0.37, 1.7, 3e-5, -123.4):
+        assert power(v) == division(v)          # the same value, bit for bit
+    assert division(0.0) == math.inf
+    with pytest.raises(ZeroDivisionError):
+        power(0.0)
+
+
 
 @pytest.mark.parametrize("name", INTEGRATORS.names())
 def test_simulator_and_bptt_forward_agree_for_every_integrator(name):

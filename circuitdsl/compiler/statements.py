@@ -1,15 +1,11 @@
-"""Code generation: lowered groups and projections -> the source of one Numba module.
+"""The building blocks of generated functions: a function being written (`Fn`: its lines and
+the layout entries it loads), the map from a model's symbols to the locals of a unit loop, the
+loads and stores of states, parameters, inputs and synapse fields, sequential statements, and
+the integration step of a group (printed from the integrator registry, compiler/integrators.py).
 
-The module has one `trial` kernel that runs a chunk of steps with no Python per step, one
-input-summing function per group (also called by events that read inputs), and one
-`learn_pN` function per projection whose rule has a trial-end part. Each step runs:
-
-    1. events due at step k (in `order`, sources before targets), on the state at t_k
-    2. on_step statements of each group (e.g. random perturbations; they cannot read inputs)
-    3. inputs: every projection's current summed into its target's inputs (+ external input)
-    4. integration of every group from t_k to t_k+dt (inputs held over the step)
-    5. spikes: condition, reset, refractoriness, on_pre statements (delayed or not)
-    6. per-step learning statements, then the finiteness check and the monitors
+What each generated function contains is decided in kernel.py (the module), schedule.py (the
+phases of a step), group_code.py and edge_code.py (the code per group and per projection) and
+strategies.py (how each projection's current and rule are emitted).
 """
 from __future__ import annotations
 
