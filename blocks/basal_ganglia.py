@@ -104,25 +104,63 @@ class Striatum(Composite):
             return [(self.parts["msn"], np.arange(self.N_inhib))]
         return super().units(role)
 
+    def decision_value(self, sim, path):
+        """Action-source role (circuitdsl/roles.py): the matrisome's rho_, the latched drive
+        plus TAN sample snapshotted by the competition at its t_event."""
+        return float(sim.get(f"{path}.matrisome", "rho_")[0])
+
 
 def TAN(name, kappa=100.0, lam=1.0):
     """Tonically active neurons (one discrete unit)."""
     return Population(name, TAN_MODEL, 1, params=dict(kappa=kappa, lam=lam))
 
 
-def SNc(name, kappa_DA=1.0, lambda_DA=0.33, t_event=90.0):
-    """Dopaminergic modulator (one discrete unit); its R_ is the trial's dopamine."""
-    return Population(name, SNC_MODEL, 1, params=dict(kappa=kappa_DA, lam=lambda_DA,
-                                                      t_event=t_event))
+class SNc(Population):
+    """Dopaminergic modulator (one discrete unit); its R_ is the trial's dopamine. As the
+    `modulator` of a HebbianModulationPlasticity rule it gives the rule `dopamine` (R_) and
+    `kappa_DA` (its kappa) after each trial (Modulator role, circuitdsl/roles.py)."""
+
+    def __init__(self, name, kappa_DA=1.0, lambda_DA=0.33, t_event=90.0):
+        super().__init__(name, SNC_MODEL, 1, params=dict(kappa=kappa_DA, lam=lambda_DA,
+                                                         t_event=t_event))
+
+    def signals(self, sim, path):
+        return {"dopamine": float(sim.get(path, "R_")[0]),
+                "kappa_DA": float(sim.get(path, "kappa")[0])}
+
+    def logged(self, sim, path, feedback):
+        """Neuroblox's logged dopamine DA_log = rpe + kappa_DA, rpe = feedback - (kappa_DA -
+        DA): in (1, 2] on a correct trial, (0, 1] on an error. Written in the rule's own order
+        of operations, so the logged number is the one the rule used."""
+        sig = self.signals(sim, path)
+        da, kappa = sig["dopamine"], sig["kappa_DA"]
+        return feedback - (kappa - da) + kappa
 
 
 class GreedyPolicy(Control):
     """Chooses the striatum whose matrisome rho_ is largest (ties: the first). Its sources, in
-    the order their edges were added, are the actions 1, 2, ..."""
+    the order their edges were added, are the actions 1, 2, ... (Policy role,
+    circuitdsl/roles.py); each must answer `decision_value(sim, path)` (a Striatum does)."""
 
     def __init__(self, name, t_decision=180.0):
         super().__init__(name)
         self.t_decision = t_decision
+
+    def action_sources(self, circuit):
+        sources = [c.src for c in circuit.connections if c.dst == self.name]
+        if len(sources) < 2:
+            raise ValueError(f"policy '{self.name}' needs at least two blocks connected to it "
+                             f"(its actions), has {len(sources)}")
+        for name in sources:
+            if not callable(getattr(circuit[name], "decision_value", None)):
+                raise ValueError(f"policy '{self.name}': its source '{name}' "
+                                 f"({type(circuit[name]).__name__}) has no decision_value(sim, "
+                                 "path); connect Striatum blocks to it")
+        return sources
+
+    def decide(self, sim, sources):
+        values = [block.decision_value(sim, path) for path, block in sources]
+        return int(np.argmax(values)) + 1    # argmax keeps the first on ties
 
 
 def _one(pop):

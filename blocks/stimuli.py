@@ -1,4 +1,5 @@
-"""Stimuli: ImageStimulus, one unit per pixel whose `value` the Agent sets each trial.
+"""Stimuli: ImageStimulus, one unit per pixel whose `value` it sets when the Agent asks it
+to show an image (`show`, the Stimulus role of circuitdsl/roles.py).
 
 Each stimulus -> cortex edge assigns pixels to the cortex's excitatory neurons in order,
 continuing a per-stimulus pixel counter (reset at every build), reference §1.7 and §2.3:
@@ -42,6 +43,12 @@ class ImageStimulus(Population):
 
     def category(self, k):
         return int(self.images.categories[k % self.images.n_stimuli])
+
+    def show(self, sim, path, k):
+        """Stimulus role (circuitdsl/roles.py): image k on the pixels, and the switch-off time
+        restored (the previous trial's event set every value to 0 at t_stimulus)."""
+        sim.set(path, "value", self.image(k))
+        sim.set(path, "t_stimulus", self.t_stimulus)
 
 
 @registry.register(ImageStimulus, object)

@@ -2,12 +2,26 @@
 
 Every trial starts from the same state u0 (the end of the warm-up, reference §4); weights and
 discrete parameters carry over from trial to trial.
+
+The Agent knows no particular block: it asks the circuit's blocks by role
+(circuitdsl/roles.py) — the stimulus blocks show an item and give the trial length, the
+policy names its action sources and decides, each learning rule's `modulator` gives that
+rule its signals.
 """
 from __future__ import annotations
 
 import numpy as np
 
+from circuitdsl.roles import Modulator, Policy, Stimulus, blocks_with
 from circuitdsl.simulator import Simulator
+
+
+def _engine(sim):
+    """The Simulator internals the Agent still needs, in this one place until the runtime API
+    (sim.state() / sim.restore(), per-rule signals) replaces them: the flat arrays (S for u0;
+    P, F, RNG for checkpoints) and the compiled projections, as (index, rule), whose
+    trial-level signals are keyed by projection index in sim.apply_learning."""
+    return sim.arrays, [(p.index, p.rule) for p in sim.lowered.projections if p.rule is not None]
 
 
 class Agent:
@@ -16,50 +30,54 @@ class Agent:
 
     def __init__(self, circuit, t_block=90.0, dt=0.05, seed=0, method="exponential_euler",
                  cache=None):
-        from circuitdsl.blocks.basal_ganglia import GreedyPolicy
-        from circuitdsl.blocks.stimuli import ImageStimulus
         self.circuit = circuit
         self.sim = Simulator(circuit, dt=dt, seed=seed, method=method, cache=cache)
         self.t_block = t_block
-        for path, (g, pop, off) in self.sim._pop_index.items():
-            if "t_block" in g.model.params:
+        net = self.sim.network
+        for path, pop in net.populations.items():
+            if "t_block" in pop.model.params:
                 self.sim.set(path, "t_block", 1e300 if t_block is None else t_block)
-        policies = [b for b in circuit.blocks if isinstance(b, GreedyPolicy)]
+        policies = blocks_with(circuit, Policy)
         if len(policies) > 1:
-            raise ValueError(f"circuit '{circuit.name}' has {len(policies)} policies; an Agent "
-                             "needs at most one")
+            raise ValueError(f"circuit '{circuit.name}' has {len(policies)} policies "
+                             f"({', '.join(p.name for p in policies)}); an Agent needs at most one")
         self.policy = policies[0] if policies else None
-        self.actions = []
+        self.actions, self.sources = [], []
         if self.policy is not None:
-            self.actions = [c.src for c in circuit.connections if c.dst == self.policy.name]
-            if len(self.actions) != 2:
-                raise ValueError(f"policy '{self.policy.name}' needs exactly two striata "
-                                 f"connected to it, has {len(self.actions)}")
-        self.stimuli = [b for b in circuit.blocks if isinstance(b, ImageStimulus)]
+            self.actions = list(self.policy.action_sources(circuit))
+            self.sources = [(net.path(circuit[n]), circuit[n]) for n in self.actions]
+        self.stimuli = [(net.path(b), b) for b in blocks_with(circuit, Stimulus)]
+        # The modulators, by first appearance among the edges' rules; the first one's value is
+        # the trace's logged signal.
         self.modulators = {}
-        for s in self.sim.network.synapse_sets:
-            mod = getattr(s.rule, "modulator", None) if s.rule is not None else None
-            if mod is not None:
-                self.modulators[id(mod)] = self.sim.network.path(mod)
+        for s in net.synapse_sets:
+            mod = s.rule.modulator if s.rule is not None else None
+            if mod is None or id(mod) in self.modulators:
+                continue
+            if not isinstance(mod, Modulator):
+                raise ValueError(f"learning rule '{s.rule.name}': its modulator {mod!r} does not "
+                                 "answer signals(sim, path) and logged(sim, path, feedback)")
+            if id(mod) not in net.paths:
+                raise ValueError(f"learning rule '{s.rule.name}': its modulator '{mod.name}' is "
+                                 f"not a block of circuit '{circuit.name}'; add it")
+            self.modulators[id(mod)] = (net.path(mod), mod)
         self.u0 = None
 
     @property
     def t_trial(self):
-        return self.stimuli[0].t_trial if self.stimuli else 1000.0
+        return self.stimuli[0][1].t_trial if self.stimuli else 1000.0
 
     def show(self, k):
-        """Put stimulus k on every ImageStimulus (value and its switch-off time)."""
-        for stim in self.stimuli:
-            path = self.sim.network.path(stim)
-            self.sim.set(path, "value", stim.image(k))
-            self.sim.set(path, "t_stimulus", stim.t_stimulus)
+        """Show item k on every stimulus block."""
+        for path, stim in self.stimuli:
+            stim.show(self.sim, path, k)
 
     def warmup(self, t_warmup, stimulus=0):
         self.show(stimulus)
         self.sim.reset()
         if t_warmup > 0:
             self.sim.run(t_warmup)
-        self.u0 = self.sim.arrays["S"].copy()
+        self.u0 = _engine(self.sim)[0]["S"].copy()
 
     def run_trial(self, stimulus):
         """Simulate one trial on stimulus index `stimulus`; returns the chosen action (1-based,
@@ -74,37 +92,36 @@ class Agent:
     def decide(self):
         if self.policy is None:
             return 0
-        rho = [float(self.sim.get(f"{a}.matrisome", "rho_")[0]) for a in self.actions]
-        return int(np.argmax(rho)) + 1    # argmax keeps the first on ties
+        return int(self.policy.decide(self.sim, self.sources))
 
-    def dopamine(self):
-        """(DA, kappa) of the first modulator, or (nan, nan) without one."""
-        for path in self.modulators.values():
-            return float(self.sim.get(path, "R_")[0]), float(self.sim.get(path, "kappa")[0])
-        return float("nan"), float("nan")
+    def signals(self):
+        """The first modulator's signals now ({} without a modulator)."""
+        for path, mod in self.modulators.values():
+            return dict(mod.signals(self.sim, path))
+        return {}
 
     def learn(self, feedback):
-        """Apply every trial-end rule, each with the dopamine of its own modulator; returns
-        the logged dopamine (rpe + kappa_DA) of the first modulator."""
+        """Apply every trial-end rule, each with the signals of its own modulator; returns the
+        first modulator's logged value (nan without one)."""
         signals = {"feedback": float(feedback)}
-        for p in self.sim.lowered.projections:
-            mod = getattr(p.rule, "modulator", None) if p.rule is not None else None
-            if mod is not None:
-                path = self.sim.network.path(mod)
-                signals[(p.index, "dopamine")] = float(self.sim.get(path, "R_")[0])
-                signals[(p.index, "kappa_DA")] = float(self.sim.get(path, "kappa")[0])
+        for index, rule in _engine(self.sim)[1]:
+            if rule.modulator is not None:
+                path = self.sim.network.path(rule.modulator)
+                for name, value in rule.modulator.signals(self.sim, path).items():
+                    signals[(index, name)] = float(value)
         self.sim.apply_learning(signals)
-        da, kappa = self.dopamine()
-        return feedback - (kappa - da) + kappa if np.isfinite(da) else float("nan")
+        for path, mod in self.modulators.values():
+            return float(mod.logged(self.sim, path, feedback))
+        return float("nan")
 
     # ---- state for checkpoints ----------------------------------------------------------------
 
     def state(self):
-        a = self.sim.arrays
+        a = _engine(self.sim)[0]
         return dict(P=a["P"].copy(), F=a["F"].copy(), RNG=a["RNG"].copy(),
                     u0=(self.u0.copy() if self.u0 is not None else np.zeros(0)))
 
     def restore(self, state):
-        a = self.sim.arrays
+        a = _engine(self.sim)[0]
         a["P"][:], a["F"][:], a["RNG"][:] = state["P"], state["F"], state["RNG"]
         self.u0 = state["u0"].copy() if len(state["u0"]) else None

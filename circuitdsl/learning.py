@@ -29,8 +29,9 @@ def HebbianPlasticity(K=5e-4, W_lim=7.0):
 
 
 def HebbianModulationPlasticity(K=0.06, decay=0.01, alpha=2.5, theta_m=1.0, modulator=None):
-    """Dopamine-modulated Hebbian rule; post is the target striatum's matrisome H."""
-    rule = LearningRule(
+    """Dopamine-modulated Hebbian rule; post is the target striatum's matrisome H. Its
+    dopamine and kappa_DA come from `modulator` (an SNc block of the circuit)."""
+    return LearningRule(
         "HebbianModulationPlasticity",
         definitions="""
 rpe = feedback - (kappa_DA - dopamine)
@@ -39,9 +40,7 @@ u = alpha*(rpe + theta_m)
         on_trial_end="w = w + max(K*pre.spikes_cumulative*post.H_learning*rpe*(rpe + theta_m)"
                      "*sigmoid(u)*(1 - sigmoid(u)) - decay*w, -w)",
         params=dict(K=K, decay=decay, alpha=alpha, theta_m=theta_m),
-        signals=("feedback", "dopamine", "kappa_DA"))
-    rule.modulator = modulator
-    return rule
+        signals=("feedback", "dopamine", "kappa_DA"), modulator=modulator)
 
 
 def MiconiRule(eta=0.1, max_dw=3e-4, t_trace=2.5):

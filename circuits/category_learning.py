@@ -11,6 +11,7 @@ from circuitdsl.blocks import (SNc, TAN, CorticalWTA, GreedyPolicy, ImageStimulu
                                NextGenerationEI, Striatum)
 from circuitdsl.blocks.neural_mass import TUTORIAL
 from circuitdsl.circuit import Circuit, resolve_params
+from circuitdsl.circuits._classification import classification_runner, draw_classification
 from circuitdsl.datasets import generate_category_stimuli, load_image_csv
 from circuitdsl.learning import HebbianModulationPlasticity, HebbianPlasticity
 
@@ -67,6 +68,7 @@ def build(**params):
     c.connect("STR2", "AS")
     c.connect("STR1", "SNc", weight=1.0)
     c.connect("STR2", "SNc", weight=1.0)
-    c.meta.update(kind="classification", t_block=p["t_block"], t_warmup=p["t_warmup"],
+    c.meta.update(kind="classification", runner=classification_runner,
+                  redraw=draw_classification, t_block=p["t_block"], t_warmup=p["t_warmup"],
                   dt=p["dt"], stimulus="stim", params=p, default_trials=400)
     return c

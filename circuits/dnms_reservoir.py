@@ -169,7 +169,7 @@ class DNMSRunner:
         return traces
 
     def finish(self, out, rows, meta):
-        from circuitdsl.plotting import dnms_figures
+        from circuitdsl.circuits._dnms_figures import dnms_figures
         before = self.outputs_without_perturbation(self.weights_before)
         after = self.outputs_without_perturbation(self.sim.arrays["F"].copy())
         dnms_figures(out, rows, before, after, self.task)

@@ -8,6 +8,7 @@ from __future__ import annotations
 from circuitdsl.blocks import CorticalWTA, ImageStimulus, NextGenerationEI
 from circuitdsl.blocks.neural_mass import TUTORIAL
 from circuitdsl.circuit import Circuit, resolve_params
+from circuitdsl.circuits._classification import classification_runner, draw_classification
 from circuitdsl.datasets import generate_category_stimuli, load_image_csv
 from circuitdsl.learning import HebbianPlasticity
 
@@ -33,6 +34,7 @@ def build(**params):
     c.connect("stim", "VAC", weight=p["stimulus.weight"])
     c.connect("VAC", "AC", weight=p["VAC->AC.weight"], density=p["VAC->AC.density"],
               learning_rule=HebbianPlasticity(K=p["hebbian.K"], W_lim=p["hebbian.W_lim"]))
-    c.meta.update(kind="classification", t_block=None, t_warmup=p["t_warmup"], dt=p["dt"],
+    c.meta.update(kind="classification", runner=classification_runner,
+                  redraw=draw_classification, t_block=None, t_warmup=p["t_warmup"], dt=p["dt"],
                   stimulus="stim", params=p, default_trials=10)
     return c

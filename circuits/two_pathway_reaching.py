@@ -164,7 +164,7 @@ class ReachingRunner:
         return np.asarray(out)
 
     def finish(self, out, rows, meta):
-        from circuitdsl.plotting import reaching_figures
+        from circuitdsl.circuits._reaching_figures import reaching_figures
         metrics = self.metrics(rows)
         with open(out / "test_loss.csv", "w") as fh:
             fh.write("target,loss\n")

@@ -7,8 +7,9 @@ import pytest
 from circuitdsl.agent import Agent
 from circuitdsl.circuits import category_learning, hebbian_cortex
 from circuitdsl.cli import main
+from circuitdsl.circuits._classification import ClassificationRunner, run_experiment
 from circuitdsl.environments import ClassificationEnvironment
-from circuitdsl.experiment import read_trace, run_experiment
+from circuitdsl.experiment import read_trace
 
 REFERENCE = Path(__file__).resolve().parents[2] / "shared" / "data" / "stimuli_set.csv"
 
@@ -28,12 +29,46 @@ def test_hebbian_cortex_moves_plastic_weights_toward_wlim(tmp_path):
     assert sum(len(s.weight) for s in sets if s.rule is not None) == 20
 
 
+def test_hebbian_cortex_walks_the_stimuli_and_grows_the_pairs_each_image_drives():
+    """Without a policy every trial is correct, and the run still moves through the stimulus
+    set (it showed image 1 on every trial before). Each trial's update is the documented
+    dw = K x_pre x_post (W_lim - w); the pairs an image drives hard (x_pre x_post > 10)
+    change with the image: some are driven only by category-2 images."""
+    c = hebbian_cortex.build()
+    agent = Agent(c, t_block=None, dt=0.05, seed=2)
+    sim, K, W_lim = agent.sim, 5e-4, 15.0
+    runner = ClassificationRunner(agent, ClassificationEnvironment(c["stim"]), 200.0)
+    runner.start()
+    plastic = [k for k, s in enumerate(sim.network.synapse_sets) if s.rule is not None]
+    images = c["stim"].images
+    driven = {1: set(), 2: set()}
+    for k in range(1, 7):
+        before = sim.synapse_weights()
+        row = runner.trial(k)
+        assert (row["stimulus"], row["category"]) == (k, int(images.categories[k - 1]))
+        assert row["action"] == 0 and row["correct"] == 1
+        after = sim.synapse_weights()
+        for j in plastic:
+            s = sim.network.synapse_sets[j]
+            xx = (sim.get(sim.network.path(s.pre), "spikes_cumulative")[s.pre_idx]
+                  * sim.get(sim.network.path(s.post), "spikes_cumulative")[s.post_idx])
+            assert np.allclose(after[j] - before[j], K * xx * (W_lim - before[j]),
+                               rtol=1e-9, atol=0)
+            driven[row["category"]] |= {(j, i) for i in np.flatnonzero(xx > 10)}
+    assert driven[1] and driven[2] - driven[1], driven
+
+
 def test_hebbian_cortex_cli_writes_both_adjacency_pngs(tmp_path):
     assert main(["run", "hebbian-cortex", "--trials", "2", "--seed", "1", "--out",
                  str(tmp_path), "--quiet"]) == 0
     for f in ("adjacency_before.png", "adjacency_after.png", "trace.csv", "run.json",
-              "weights_before.npz", "weights_after.npz", "learning_curve.png"):
+              "weights_before.npz", "weights_after.npz"):
         assert (tmp_path / f).stat().st_size > 0
+    # no policy: every trial counts as correct, so an accuracy curve would say nothing
+    assert not (tmp_path / "learning_curve.png").exists()
+    w = np.load(tmp_path / "weights_after.npz")
+    assert str(w["family0_label"]) == "VAC -> AC (HebbianPlasticity)" and int(w["n_families"]) == 1
+    assert [r["stimulus"] for r in read_trace(tmp_path / "trace.csv")] == ["1", "2"]
 
 
 def _columns(path):
