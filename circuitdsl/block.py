@@ -122,6 +122,14 @@ class Composite(Block):
 
     def connect(self, src, dst, **kwargs):
         self.part(src), self.part(dst)
+        # Checked here, when the block is made: a bad density given to a block (e.g.
+        # `--set VAC.density=-0.5`) would otherwise be drawn from without complaint.
+        density = kwargs.get("density")
+        if density is not None and (isinstance(density, bool) or
+                                    not isinstance(density, (int, float, np.number)) or
+                                    not 0 < density <= 1):
+            raise BlockError(f"block '{self.name}': density must be in (0, 1], got "
+                             f"{density!r} (edge {src} -> {dst})")
         self.inner.append((src, dst, kwargs))
 
     def populations(self, prefix=""):
