@@ -38,6 +38,12 @@ VARIANTS = {
 #: `numtrial > 100`, so the first change is on the 102nd trial).
 PARAMS = {"variant": "original", "learn_after": 100, "dt": 1.0, "max_dw": 3e-4}
 
+# Command-line options of this circuit (`circuitdsl run dnms-reservoir --help`); each is a
+# shorthand for --set NAME=VALUE.
+OPTIONS = [dict(name="variant", type=str, choices=tuple(VARIANTS), default="original",
+                help="configuration: original (Miconi 2017, dense) or sparse (the ANNarchy "
+                     "notebook's)")]
+
 #: Miconi's criterion: more than CRITERION_NEED of CRITERION_WINDOW consecutive trials with
 #: error < 1.
 CRITERION_WINDOW, CRITERION_NEED = 100, 95

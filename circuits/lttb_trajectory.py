@@ -105,7 +105,8 @@ class LTTBRunner:
         self.p, self.v = p, circuit.meta["protocol"]
         self.dt = float(p["dt"])
         if dt is not None and abs(float(dt) - self.dt) > 1e-12:
-            raise ValueError(f"lttb-trajectory: the time step is a circuit parameter (its "
+            from circuitdsl.errors import RunError   # an option error: one line on the CLI
+            raise RunError(f"lttb-trajectory: the time step is a circuit parameter (its "
                              f"clock, traces and rates are built for it): use --set dt={dt}, "
                              f"not --dt (got --dt {dt}, circuit dt {self.dt})")
         # No unit has a spike condition (spikes are states), so no spike buffer is needed.

@@ -33,6 +33,13 @@ PARAMS = {"protocol": "sequential", "hebbian_rate": 1e-6, "eta_w": None, "block"
           "test_trials": 1000, "noise": 0.03, "n_cortex": 50, "n_thalamus": 50,
           "n_striatum": 10, "n_targets": 8, "dt": 1.0}
 
+# Command-line options of this circuit (`circuitdsl run two-pathway-reaching --help`); each
+# is a shorthand for --set NAME=VALUE.
+OPTIONS = [dict(name="protocol", type=str, choices=ReachingTask.PROTOCOLS, default="sequential",
+                help="training schedule of the targets"),
+           dict(name="hebbian_rate", type=float, default=1e-6,
+                help="the slow Hebbian rate eta_v of Th -> STR (0: supervised only)")]
+
 
 def eta_w_for(protocol, hebbian_rate):
     """The published learning rate of the supervised pathway for a condition."""
