@@ -12,11 +12,11 @@ import sympy as sp
 from circuitdsl.block import Population
 from circuitdsl.circuit import Circuit
 from circuitdsl.compiler import statements as cg
+from circuitdsl.compiler.backward import GradientProgram
 from circuitdsl.compiler.integrators import (INTEGRATORS, Registry, Stage, Update, Value,
                                              exponential_euler)
 from circuitdsl.compiler.lower import lower
 from circuitdsl.compiler.printer import GradientPrinter, KernelPrinter, print_cse
-from circuitdsl.compiler.backward import GradientProgram
 from circuitdsl.errors import ValidationError
 from circuitdsl.model import Model, Synapse
 from circuitdsl.simulator import Simulator
@@ -211,7 +211,6 @@ def test_gradient_printer_divides_where_numba_negative_powers_raise():
     assert division(0.0) == math.inf
     with pytest.raises(ZeroDivisionError):
         power(0.0)
-
 
 
 @pytest.mark.parametrize("name", INTEGRATORS.names())
