@@ -173,6 +173,11 @@ def check_parameters(source, grid, params, label=None):
 
 def describe_run(run, source, run_params, trials, resume):
     """The description of one run sent to a worker: plain data (it is pickled), the
-    arguments of runs.run_one."""
+    arguments of runs.run_one.
+
+    A run not resumed is started over with overwrite=True: state.run_state has already
+    checked that whatever its directory holds is this same run (circuit, seed, parameters)
+    and not done, e.g. a run whose worker was stopped (its pool broke, or the sweep was killed
+    before the run's first checkpoint), now run again from its start."""
     return dict(circuit=source, seed=run["seed"], params=run_params, out=str(run["dir"]),
-                trials=trials, resume=resume)
+                trials=trials, resume=resume, overwrite=not resume)

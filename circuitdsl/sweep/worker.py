@@ -52,7 +52,8 @@ def run_task(task):
         from circuitdsl.runs import run_one   # the worker's first import is not the run's time
         t0 = time.perf_counter()
         meta = run_one(task["circuit"], task["seed"], task["params"], task["out"],
-                       trials=task["trials"], resume=task["resume"], progress=False)
+                       trials=task["trials"], resume=task["resume"],
+                       overwrite=task.get("overwrite", False), progress=False)
         return dict(status="done", metrics=dict(meta.get("metrics") or {}),
                     seconds=round(time.perf_counter() - t0, 3), error="")
     except Exception as err:   # recorded in summary.csv; the sweep goes on

@@ -142,4 +142,5 @@ def test_describe_run_is_the_run_one_arguments():
     run = dict(plan([3], {"a": [1]})[0], dir=Path("/x/run-0000-a=1-seed3"))
     assert describe_run(run, "c.py", {"a": 1, "b": 2}, 5, resume=True) == dict(
         circuit="c.py", seed=3, params={"a": 1, "b": 2}, out="/x/run-0000-a=1-seed3",
-        trials=5, resume=True)
+        trials=5, resume=True, overwrite=False)
+    assert describe_run(run, "c.py", {}, None, resume=False)["overwrite"] is True

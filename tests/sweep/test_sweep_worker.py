@@ -1,15 +1,20 @@
 """circuitdsl.sweep.watchdog and .worker: a worker ends when its sweep is gone, a failed run is
-a result (not an exception), and the one-thread environment is restored. Small Python child
-processes only: no kernel."""
+a result (not an exception), a run started again replaces what its stopped attempt left, and
+the one-thread environment is restored. Small Python child processes, and one tiny circuit
+run in this process."""
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 import sys
 import textwrap
 import time
+from pathlib import Path
 
-from circuitdsl.sweep import THREAD_ENV, run_task
+from circuitdsl.sweep import THREAD_ENV, plan, run_task
+from circuitdsl.sweep.planning import describe_run
+from circuitdsl.sweep.state import run_state
 from circuitdsl.sweep.watchdog import Watchdog, process_alive
 from circuitdsl.sweep.worker import ThreadEnv, one_line
 
@@ -34,6 +39,22 @@ def test_a_run_that_cannot_start_is_a_failed_result(tmp_path, monkeypatch):
                            out=str(tmp_path / "r"), trials=1, resume=False))
     assert result["status"] == "failed" and result["metrics"] == {}
     assert "no circuit file" in result["error"] and "missing.py" in result["error"]
+
+
+def test_a_run_started_again_replaces_what_its_stopped_attempt_left(tmp_path, monkeypatch):
+    """A run whose worker was stopped after it wrote its files (its pool broke around it) is
+    run again from its start; run_one must not refuse it as 'already holds a run'."""
+    for k in THREAD_ENV:
+        monkeypatch.setenv(k, os.environ.get(k, "1"))
+    tiny = str(Path(__file__).parents[1] / "data" / "tiny_learner.py")
+    run = dict(plan([5])[0], dir=tmp_path / "run-0000-seed5")
+    first = run_task(describe_run(run, tiny, {}, 2, resume=False))
+    assert first["status"] == "done", first["error"]
+    (run["dir"] / "checkpoint.npz").unlink()     # finished, 2 trials, no checkpoint to resume
+    assert run_state(run["dir"], 5, tiny, {}, 3)[0] == "fresh"
+    again = run_task(describe_run(run, tiny, {}, 3, resume=False))
+    assert again["status"] == "done", again["error"]
+    assert json.loads((run["dir"] / "run.json").read_text())["n_trials_done"] == 3
 
 
 def test_process_alive_tells_a_live_process_from_a_dead_one():
