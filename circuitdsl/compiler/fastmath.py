@@ -18,15 +18,18 @@ printer.py's function map plus one import line in the generated module header):
 
 The `fm_*` names are generic: inside Numba code they pick the float32 or float64 version from
 the argument's type (integers count as float64), so the printer emits the same text for both
-precisions. The typed versions (`exp64`, `exp32`, ...) can also be called directly, and the
-`fm_*` names also work from plain Python on scalars (for tests and debugging).
+precisions. The typed versions (`exp64`, `exp32`, ...) can also be called directly with an
+argument of their own type, and the `fm_*` names except `fm_ipow` (a Numba intrinsic) also
+work from plain Python on scalars (for tests and debugging).
 When wired, the kernel cache key should include this file's source, since Numba's
 `cache=True` only watches the kernel's own file.
 
 Accuracy (tests/compiler/test_fastmath.py measures it against mpmath): float64 exp, expm1,
 log, tanh, logistic at most 2 ulp over the whole range, special values (+-0, +-inf, NaN,
 overflow, underflow to subnormals and to 0, log of 0, negatives and subnormals) handled as
-IEEE/C99 specify. float32 versions compute in float64 internally and round once at the end.
+IEEE/C99 specify. exp32 and tanh32 work in float32 arithmetic (16 vector lanes on AVX-512);
+expm1_32, log32 and logistic32 compute in float64 and round once at the end (nearly
+correctly rounded, 8 lanes).
 
 Compilation choices, and why:
 - `fastmath` is off: exp's rounding step (k = x*log2e + 1.5*2**52, n = k - 1.5*2**52) is
@@ -308,7 +311,8 @@ def exp64(x):
     x = _EXP_HI if x > _EXP_HI else x
     x = _EXP_LO if x < _EXP_LO else x
     ni, nf, r, r_lo = _reduce(x)
-    q = _fma(r * r, _g9(r), r_lo) + r      # e^r - 1 (r_lo: first-order correction)
+    # e^r - 1, with r_lo entering as r_lo*e^r ~ r_lo*(1 + r)
+    q = _fma(r * r, _g9(r), _fma(r_lo, r, r_lo)) + r
     p = 1.0 + q
     # 2**n as two factors: p*s1 is exact, the second product rounds once (also into
     # subnormals) or overflows to inf.
@@ -322,7 +326,7 @@ def _exp_dd(x):
     x = _EXP_HI if x > _EXP_HI else x
     x = _EXP_LO if x < _EXP_LO else x
     ni, nf, r, r_lo = _reduce(x)
-    s = _fma(r * r, _g10(r), r_lo)
+    s = _fma(r * r, _g10(r), _fma(r_lo, r, r_lo))
     q_hi = r + s
     q_lo = (r - q_hi) + s                # exact: |s| < |r|
     p = 1.0 + q_hi
@@ -340,7 +344,7 @@ def _expm1_dd(x):
     With x = n*ln2 + r and q = e^r - 1: e^x - 1 = 2**n q + 2**n - 1 = a*(b q + b - 1/a) with
     a*b = 2**n both normal, evaluated with its rounding errors collected in lo."""
     ni, nf, r, r_lo = _reduce(x)
-    s = _fma(r * r, _g10(r), r_lo)
+    s = _fma(r * r, _g10(r), _fma(r_lo, r, r_lo))
     q_hi = r + s
     q_lo = (r - q_hi) + s                # exact: |s| < |r|
     n1 = ni >> 1
@@ -379,7 +383,7 @@ def _expm1_neg_dd(t):
     """e**t - 1 as hi + lo (not renormalised) for t in [_EXPM1_LO, 0] (or NaN), where n <= 0
     and 2**n is normal, so one scale factor s suffices: e^t - 1 = (s - 1) + s q."""
     ni, nf, r, r_lo = _reduce(t)
-    w = _fma(r * r, _g10(r), r_lo)
+    w = _fma(r * r, _g10(r), _fma(r_lo, r, r_lo))
     q_hi = r + w
     q_lo = (r - q_hi) + w                # exact: |w| < |r|
     s = _pow2(ni)
@@ -447,8 +451,9 @@ def log64(x):
 
 
 # ---------------------------------------------------------------------------------------
-# float32: computed in float64 (every float32, subnormals included, is a normal float64)
-# with shorter polynomials, rounded once to float32 at the end.
+# float32. expm1_32, log32, logistic32: computed in float64 (every float32, subnormals
+# included, is a normal float64) with shorter polynomials, rounded once at the end.
+# exp32, tanh32: float32 arithmetic throughout, for twice the vector lanes.
 
 _EXP32_HI = 89.0                        # e**89 > float32 max
 _EXP32_LO = -104.0                      # e**-104 < 2**-150 (half the smallest subnormal)
