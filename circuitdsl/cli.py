@@ -163,18 +163,26 @@ def cmd_run(args, options=()):
 
 
 def cmd_plot(args):
-    from circuitdsl.experiment import draw_classification
+    """Redraw a finished run's figures with its circuit's own `meta["redraw"](out, meta)`."""
+    from circuitdsl.runs import build_circuit
     out = Path(args.dir)
     if not (out / "run.json").exists():
         raise RunError(f"'{out}' is not a run directory (no run.json)")
     try:
         meta = json.loads((out / "run.json").read_text())
-    except ValueError as err:
-        raise RunError(f"'{out / 'run.json'}' cannot be read: {err}") from None
-    if not (out / "weights_before.npz").exists():
-        raise RunError(f"'{out}': plot redraws classification runs; this run's figures are "
-                       "written when it finishes")
-    draw_classification(out, meta)
+        source, params = meta["circuit_source"], meta.get("set") or {}
+    except (ValueError, KeyError, TypeError) as err:
+        raise RunError(f"'{out / 'run.json'}' cannot be read as a run's metadata: "
+                       f"{type(err).__name__}: {err}") from None
+    redraw = build_circuit(source, params).meta.get("redraw")
+    if redraw is None:
+        raise RunError(f"'{out}': {meta.get('circuit', source)} has no figures to redraw (no "
+                       "circuit.meta['redraw']); its figures are written when the run "
+                       "finishes")
+    if "finished" not in meta:
+        raise RunError(f"'{out}': the run has not finished (continue it with "
+                       f"`circuitdsl run --resume {out}`); plot redraws a finished run")
+    redraw(out, meta)
     print(f"figures written to {out}")
 
 

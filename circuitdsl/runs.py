@@ -236,9 +236,10 @@ def _normalise(value):
 
 
 def runner_factory(circuit):
-    """The circuit's trial runner factory, or None for a plain simulation."""
-    factory = circuit.meta.get("runner")
-    if factory is None and circuit.meta.get("kind") == "classification":
+    """The circuit's trial runner factory (circuit.meta["runner"]), or None for a plain
+    simulation. A circuit that says it runs classification trials must name its stimulus
+    block; that is checked here, before any runner reads it."""
+    if circuit.meta.get("kind") == "classification":
         stim = circuit.meta.get("stimulus")
         if not stim:
             raise RunError(f"circuit '{circuit.name}': meta['kind'] is 'classification' but "
@@ -247,8 +248,10 @@ def runner_factory(circuit):
             raise RunError(f"circuit '{circuit.name}': meta['stimulus'] names block '{stim}', "
                            f"which it does not have; blocks: "
                            f"{', '.join(b.name for b in circuit.blocks)}")
-        from circuitdsl.experiment import classification_runner
-        factory = classification_runner
+    factory = circuit.meta.get("runner")
+    if factory is not None and not callable(factory):
+        raise RunError(f"circuit '{circuit.name}': meta['runner'] must be callable "
+                       "(circuit, seed, dt) -> runner, got {type(factory).__name__}")
     return factory
 
 

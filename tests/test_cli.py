@@ -250,7 +250,7 @@ BAD_INPUTS = [
     (["show", "category-learning", "--set", "x.y=1"], "has no parameter x.y"),
     (["show", "category-learning", "--bogus"], "--bogus: not an option of `circuitdsl show`"),
     (["plot", "{d}/empty"], "is not a run directory (no run.json)"),
-    (["plot", "{d}/existing"], "plot redraws classification runs"),
+    (["plot", "{d}/existing"], "tiny-learner has no figures to redraw"),
     (["sweep", TINY, "--out", "{d}/s", "--seeds", "0"], "--seeds must be >= 1, got 0"),
     (["sweep", TINY, "--out", "{d}/s", "--grid", "bogus=1,2"], "unknown grid parameter "
                                                                "'bogus'"),
