@@ -51,6 +51,12 @@ def has_feedback(lowered, g):
                for p in lowered.projections)
 
 
+def nonfinite_flag(values):
+    """`_bad |= ...`: set when any value is NaN or Inf (x - x is 0 exactly for every finite
+    x). An OR of booleans, unlike a floating-point sum, lets LLVM vectorise the unit loop."""
+    return "_bad |= " + " | ".join(f"({v} - {v} != 0.0)" for v in values)
+
+
 def _expanded(m, statements):
     return [type(st)(st.target, st.op, m.expand(st.expr), st.line) for st in statements]
 
@@ -90,8 +96,7 @@ def update(fn, lowered, g):
     names, loads = cg._group_names(fn, g)
     fn.emit(1, f"for i in range({fn.off(key.size(g))}):")
     cg._emit_statements(fn, 2, g, _expanded(m, m.update), names, loads, lowered.stream(g))
-    fn.emit(2, "chk += " + " + ".join(names[x] for x in dict.fromkeys(st.target
-                                                                       for st in m.update)))
+    fn.emit(2, nonfinite_flag(names[x] for x in dict.fromkeys(st.target for st in m.update)))
 
 
 def integrate(fn, lowered, g):
@@ -118,7 +123,7 @@ def integrate(fn, lowered, g):
             fn.emit(3, cg._store(fn, g, x, new))
         else:
             fn.emit(2, cg._store(fn, g, x, new))
-    fn.emit(2, "chk += " + " + ".join(new for _, new in updates))
+    fn.emit(2, nonfinite_flag(new for _, new in updates))
 
 
 def spikes(fn, lowered, g):

@@ -77,14 +77,22 @@ class Layout:
     def __init__(self):
         self.names, self.values = [], []
         self._where = {}
+        self._literal = set()
 
-    def add(self, name, value):
+    def add(self, name, value, literal=False):
+        """Add an entry; `literal` entries are structure, written into the generated code
+        (the same for every seed of a circuit), the others are read from the layout array."""
         if name in self._where:
             raise KeyError(f"layout entry {name} added twice")
         self._where[name] = len(self.names)
         self.names.append(name)
         self.values.append(int(value))
+        if literal:
+            self._literal.add(name)
         return self._where[name]
+
+    def literal(self, name):
+        return name in self._literal
 
     def index(self, name):
         """Position of an entry in the layout array (what generated code loads)."""

@@ -85,12 +85,12 @@ def _lay_out_groups(groups, network, layout, arrays):
     s_off = p_off = i_off = 0
     for g in groups:
         m = g.model
-        layout.add(key.size(g), g.N)
+        layout.add(key.size(g), g.N, literal=True)
         st = np.zeros((len(m.states), g.N))
         for j, name in enumerate(m.states):
             for path, pop, off in g.pops:
                 st[j, off:off + pop.N] = pop.init_values(name)
-            layout.add(key.state(g, name), s_off + j * g.N)
+            layout.add(key.state(g, name), s_off + j * g.N, literal=True)
         s_chunks.append(st.ravel())
         s_off += st.size
         pa = np.zeros((len(m.params), g.N))
@@ -98,13 +98,13 @@ def _lay_out_groups(groups, network, layout, arrays):
             for path, pop, off in g.pops:
                 realised = network.params.get(path, {})
                 pa[j, off:off + pop.N] = realised.get(name, pop.param_values(name))
-            layout.add(key.param(g, name), p_off + j * g.N)
+            layout.add(key.param(g, name), p_off + j * g.N, literal=True)
         p_chunks.append(pa.ravel())
         p_off += pa.size
         for j, name in enumerate(m.inputs):
-            layout.add(key.input(g, name), i_off + j * g.N)
+            layout.add(key.input(g, name), i_off + j * g.N, literal=True)
         i_off += len(m.inputs) * g.N
-        layout.add(key.spikes(g), k_size)      # spike flag, last spike time, previous condition
+        layout.add(key.spikes(g), k_size, literal=True)      # spike flag, last spike time, previous condition
         k_size += 3 * g.N if m.spike is not None else 0
     arrays["S"] = _cat(s_chunks, float)
     arrays["P"] = _cat(p_chunks, float)
@@ -176,9 +176,9 @@ def _lay_out_projections(projections, groups, layout, arrays):
         for j, name in enumerate(p.fields):
             layout.add(key.field(p, name), f_off + j * M)
         layout.add(key.index(p), x_off)
-        layout.add(key.rows(p), r_off)
-        layout.add(key.pre_rows(p), q_off)
-        layout.add(key.delay(p), d_off)
+        layout.add(key.rows(p), r_off, literal=True)
+        layout.add(key.pre_rows(p), q_off, literal=True)
+        layout.add(key.delay(p), d_off, literal=True)
         for name, value in (("F", F.ravel()), ("PRE", pre), ("POST", post), ("LPOST", lpost),
                             ("PTR", ptr), ("PPTR", pptr), ("PORD", pord)):
             chunks[name].append(value)

@@ -75,7 +75,7 @@ def _arrivals(ctx):
 
 
 def _integrate(ctx):
-    ctx.fn.emit(1, "chk = 0.0")
+    ctx.fn.emit(1, "_bad = False")
     for g in ctx.lowered.groups:
         group_code.integrate(ctx.fn, ctx.lowered, g)
 
@@ -119,7 +119,7 @@ def _rules(ctx):
 
 def _check(ctx):
     fn = ctx.fn
-    fn.emit(1, "if not math.isfinite(chk):")
+    fn.emit(1, "if _bad:")
     fn.emit(2, f"STATUS[{Status.NONFINITE}] = 1")
     fn.emit(2, f"STATUS[{Status.STEP}] = k")
     fn.emit(2, "return")

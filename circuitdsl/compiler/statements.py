@@ -37,8 +37,14 @@ class Fn:
     def emit(self, depth, line):
         self.body.append("    " * depth + line)
 
-    def source(self, decorator="@njit(cache=True)"):
-        loads = [f"    {n} = L[{self.layout.index(n)}]" for n in sorted(self.used)]
+    def source(self, decorator="@njit(cache=True, error_model='numpy')"):
+        # Structure (sizes and offsets of populations) is written as literals, so LLVM can
+        # prove the unit loops' loads and stores apart and vectorise them; what depends on
+        # random connectivity (synapse counts, field offsets) is loaded from L at run time, so
+        # every seed of a circuit shares one kernel. The numpy error model keeps a division
+        # from adding a zero check (a branch) to every loop that divides.
+        loads = [f"    {n} = {self.layout[n]}" if self.layout.literal(n) else
+                 f"    {n} = L[{self.layout.index(n)}]" for n in sorted(self.used)]
         body = self.body or ["    pass"]
         return "\n".join([decorator, f"def {self.signature}:"] + loads + body) + "\n"
 

@@ -78,8 +78,8 @@ def test_schedule_declares_the_step_order_and_generate_follows_it():
                      "feedback", "rules", "check", "record"]
     src = generate(_lowered(LIN, GATED))
     trial = src[src.index("def trial("):src.index("def trials(")]
-    marks = [trial.index("inputs_g"), trial.index("chk = 0.0"), trial.index("_gate = "),
-             trial.index("if not math.isfinite(chk)"), trial.index("REC[_r, c]")]
+    marks = [trial.index("inputs_g"), trial.index("_bad = False"), trial.index("_gate = "),
+             trial.index("if _bad:"), trial.index("REC[_r, c]")]
     assert marks == sorted(marks)
 
 
