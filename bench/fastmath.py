@@ -15,6 +15,7 @@ from __future__ import annotations
 import argparse
 import json
 import math
+import os
 import platform
 import re
 import subprocess
@@ -158,6 +159,7 @@ def machine():
         "numba": numba.__version__,
         "llvmlite": llvmlite.__version__,
         "numpy": np.__version__,
+        "load_average_1min": round(os.getloadavg()[0], 2),   # the machine may be shared
     }
 
 

@@ -27,9 +27,9 @@ When wired, the kernel cache key should include this file's source, since Numba'
 Accuracy (tests/compiler/test_fastmath.py measures it against mpmath): float64 exp, expm1,
 log, tanh, logistic at most 2 ulp over the whole range, special values (+-0, +-inf, NaN,
 overflow, underflow to subnormals and to 0, log of 0, negatives and subnormals) handled as
-IEEE/C99 specify. exp32 and tanh32 work in float32 arithmetic (16 vector lanes on AVX-512);
-expm1_32, log32 and logistic32 compute in float64 and round once at the end (nearly
-correctly rounded, 8 lanes).
+IEEE/C99 specify. exp32, tanh32 and logistic32 work in float32 arithmetic (16 vector lanes
+on AVX-512), with e**x carried as a float32 pair where it feeds a division; expm1_32 and
+log32 compute in float64 and round once at the end (nearly correctly rounded, 8 lanes).
 
 Compilation choices, and why:
 - `fastmath` is off: exp's rounding step (k = x*log2e + 1.5*2**52, n = k - 1.5*2**52) is
@@ -157,7 +157,8 @@ _EXPM1_LO = -45.0
 
 # g(r) = (e^r - 1 - r)/r**2 on |r| <= ln2/2 (1.0005 times wider): degree 9 (relative error
 # of 1 + r + r**2 g about 1.6e-17) for exp, degree 10 (3e-19) where e^r - 1 itself is the
-# result (expm1, tanh, logistic), degree 5 (2.4e-10) for the float32 functions.
+# result (expm1, tanh, logistic), degree 5 (2.4e-10; 8e-10 with its coefficients rounded to
+# float32 as _G5F) for the float32 functions.
 _G9 = (0.5000000000000001, 0.16666666666666669, 0.04166666666662399, 0.008333333333330051,
        0.0013888888917281794, 0.00019841269863105968, 2.480152119021773e-05,
        2.7557268378684192e-06, 2.7620138719733994e-07, 2.5100424157005067e-08)
@@ -165,10 +166,6 @@ _G10 = (0.5, 0.1666666666666667, 0.04166666666666667, 0.008333333333326112,
         0.001388888888888373, 0.0001984126987490126, 2.4801587325605324e-05,
         2.7557255297969643e-06, 2.755727357010214e-07, 2.5105259538448494e-08,
         2.0914717341716378e-09)
-# degree 4 rounded to float32 (2e-8 relative error with the float32 roundings of the
-# coefficients) for exp32, which works in float32 throughout
-_G4F = tuple(np.float32(c) for c in (0.5, 0.16666573194992437, 0.04166654987681868,
-                                      0.008363804374444504, 0.0013926964713126128))
 _G5 = (0.5000000014329165, 0.16666666682582046, 0.04166645638923536, 0.008333309977534509,
        0.001393458766275748, 0.00019892032101777532)
 # h(z) = (2 atanh(s)/s - 2)/z, z = s**2 <= (3 - 2 sqrt 2)**2: degree 6 (relative error of
@@ -205,7 +202,6 @@ def derive_coefficients():
             "_G9": fit(g, -r, r, 10),
             "_G10": fit(g, -r, r, 11),
             "_G5": fit(g, -r * mp.mpf("1.01"), r * mp.mpf("1.01"), 6),
-            "_G4F": fit(g, -r * mp.mpf("1.01"), r * mp.mpf("1.01"), 5),
             "_T4F": fit(tanh_p, mp.mpf(0), mp.mpf("0.55") ** 2 * mp.mpf("1.001"), 5),
             "_H6": fit(h, mp.mpf(0), z, 7),
             "_H3": fit(h, mp.mpf(0), z, 4),
@@ -451,24 +447,13 @@ def log64(x):
 
 
 # ---------------------------------------------------------------------------------------
-# float32. expm1_32, log32, logistic32: computed in float64 (every float32, subnormals
-# included, is a normal float64) with shorter polynomials, rounded once at the end.
-# exp32, tanh32: float32 arithmetic throughout, for twice the vector lanes.
+# float32. expm1_32, log32: computed in float64 (every float32, subnormals included, is a
+# normal float64) with shorter polynomials, rounded once at the end.
+# exp32, tanh32, logistic32: float32 arithmetic throughout, for twice the vector lanes.
 
 _EXP32_HI = 89.0                        # e**89 > float32 max
 _EXP32_LO = -104.0                      # e**-104 < 2**-150 (half the smallest subnormal)
 _EXPM1_32_LO = -20.0                    # expm1 rounds to -1 in float32 below -17.4
-
-
-@njit(**_JIT)
-def _exp32_core(x):
-    """e**x in float64 with relative error ~1e-14, for float64 x in [-104, 89] or NaN."""
-    k = _fma(x, _LOG2E, _SHIFT)
-    nf = k - _SHIFT
-    ni = _f64_bits(k) - _SHIFT_BITS
-    r = _fma(nf, -_LN2, x)
-    q = _fma(r * r, _g5(r), r)
-    return (1.0 + q) * _pow2(ni)
 
 
 @njit(**_JIT)
@@ -491,25 +476,43 @@ _SHIFT_F = _F32(12582912.0)              # 1.5 * 2**23
 _LN2_HI_F = _F32(float.fromhex("0x1.62e4p-1"))      # 17 significant bits: n*hi exact, |n| <= 151
 _LN2_LO_F = _F32(float.fromhex("0x1.7f7d1cp-20"))   # ln2 - hi rounded to float32
 _ONE_F = _F32(1.0)
+_ZERO_F = _F32(0.0)
+
+
+_G5F = tuple(np.float32(c) for c in _G5)
+
+
+@njit(**_JIT)
+def _exp32_dd(x):
+    """e**x as hi + lo in float32 arithmetic, for float32 x in [-104, 89] or NaN (lo is only
+    meaningful where hi is well above the subnormals)."""
+    k = _fma(x, _LOG2E_F, _SHIFT_F)
+    n = k - _SHIFT_F
+    r_hi = _fma(n, -_LN2_HI_F, x)        # exact
+    r = _fma(n, -_LN2_LO_F, r_hi)
+    r_lo = _fma(-n, _LN2_LO_F, r_hi - r)  # the rounding error of r
+    c = _G5F
+    g = _fma(c[5], r, c[4])
+    g = _fma(g, r, c[3])
+    g = _fma(g, r, c[2])
+    g = _fma(g, r, c[1])
+    g = _fma(g, r, c[0])
+    w = _fma(r * r, g, _fma(r_lo, r, r_lo))
+    q_hi = r + w
+    q_lo = (r - q_hi) + w                # exact: |w| < |r|
+    p = _ONE_F + q_hi
+    p_lo = ((_ONE_F - p) + q_hi) + q_lo
+    return _scale_f32(p, k), _scale_f32(p_lo, k)
 
 
 @njit(**_JIT)
 def exp32(x):
     """e**x in float32, in float32 arithmetic throughout (twice the vector lanes of the
-    float64 path the other float32 functions take)."""
+    float64 path that expm1_32 and log32 take)."""
     x = _EXP32_HI_F if x > _EXP32_HI_F else x
     x = _EXP32_LO_F if x < _EXP32_LO_F else x
-    k = _fma(x, _LOG2E_F, _SHIFT_F)
-    n = k - _SHIFT_F
-    r = _fma(n, -_LN2_HI_F, x)           # exact
-    r = _fma(n, -_LN2_LO_F, r)
-    c = _G4F
-    g = _fma(c[4], r, c[3])
-    g = _fma(g, r, c[2])
-    g = _fma(g, r, c[1])
-    g = _fma(g, r, c[0])
-    p = _ONE_F + _fma(r * r, g, r)
-    return _scale_f32(p, k)
+    hi, lo = _exp32_dd(x)
+    return hi + lo
 
 
 @njit(**_JIT)
@@ -546,9 +549,9 @@ def tanh32(x):
     p = _fma(p, z, c[1])
     p = _fma(p, z, c[0])
     small = _fma(a * z, p, a)
-    e = exp32(a + a)
-    d_hi = _ONE_F + e                    # 1 + e as d_hi + d_lo (e >= 1)
-    d_lo = (e - d_hi) + _ONE_F
+    e_hi, e_lo = _exp32_dd(a + a)        # 2a <= 18.2: no overflow
+    d_hi = _ONE_F + e_hi                 # 1 + e as d_hi + d_lo (e >= 1)
+    d_lo = ((e_hi - d_hi) + _ONE_F) + e_lo
     rcp = _ONE_F / d_hi
     t0 = _TWO_F * rcp
     res = _fma(-t0, d_hi, _TWO_F) - t0 * d_lo
@@ -559,13 +562,20 @@ def tanh32(x):
 
 @njit(**_JIT)
 def logistic32(x):
-    """1/(1 + e**-x) in float32."""
-    xd = np.float64(x)
-    t = -abs(xd)
-    t = _EXP32_LO if t < _EXP32_LO else t
-    e = _exp32_core(t)
-    num = 1.0 if xd >= 0.0 else e
-    return np.float32(num / (1.0 + e))
+    """1/(1 + e**-x) in float32 arithmetic, as logistic64 (E = e**-|x| as a pair, corrected
+    division)."""
+    t = -abs(x)
+    t = _EXP32_LO_F if t < _EXP32_LO_F else t
+    e_hi, e_lo = _exp32_dd(t)
+    pos = x >= _ZERO_F
+    n_hi = _ONE_F if pos else e_hi
+    n_lo = _ZERO_F if pos else e_lo
+    d_hi = _ONE_F + e_hi                 # 1 + E as d_hi + d_lo (E <= 1)
+    d_lo = ((_ONE_F - d_hi) + e_hi) + e_lo
+    rcp = _ONE_F / d_hi
+    f0 = n_hi * rcp
+    res = (_fma(-f0, d_hi, n_hi) + n_lo) - f0 * d_lo
+    return _fma(res, rcp, f0)
 
 
 @njit(**_JIT)
