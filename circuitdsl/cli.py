@@ -370,9 +370,21 @@ def _parse(argv):
     return args, options
 
 
+def _close_progress_bars():
+    """A run stopped by an error leaves its progress bar open, mid-line; close it so the
+    message starts on a line of its own."""
+    try:
+        from tqdm import tqdm
+        for bar in list(getattr(tqdm, "_instances", ())):
+            bar.close()
+    except Exception:   # noqa: BLE001 - cosmetic only; never hide the error being printed
+        pass
+
+
 def _print_error(err):
     """The message on its own lines: the first after 'circuitdsl: error:', the rest as they
     are (an equation error's caret is aligned with the line above it)."""
+    _close_progress_bars()
     text = str(err).rstrip() or type(err).__name__
     first, *rest = text.splitlines()
     print(f"circuitdsl: error: {first}", file=sys.stderr)

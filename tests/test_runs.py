@@ -178,3 +178,18 @@ def test_first_run_says_it_is_compiling(tmp_path, capsys, monkeypatch):
     monkeypatch.setattr(cache_mod, "_default", {})      # a new process, the same disk cache
     assert main(args + ["--out", str(tmp_path / "b")]) == 0
     assert "compiling" not in capsys.readouterr().err
+
+
+def test_the_docs_page_shows_the_example_that_runs_here():
+    """docs/writing-a-circuit.md includes docs/examples/my_circuit.py verbatim (the file the
+    test above runs), and the page's meta table names every key runs.py reads."""
+    page = (Path(__file__).parents[1] / "docs" / "writing-a-circuit.md").read_text()
+    block = page.split("```python\n", 1)[1].split("```", 1)[0]
+    assert block == Path(EXAMPLE).read_text()
+    import circuitdsl.runs as runs
+    src = Path(runs.__file__).read_text()
+    import re
+    read = set(re.findall(r"circuit\.meta(?:\.get\(|\[)\"(\w+)\"", src))
+    documented = set(re.findall(r"^\| `(\w+)` \|", page, flags=re.M))
+    assert {"runner", "signals", "duration", "dt", "default_trials"} <= read   # found them
+    assert read <= documented, read - documented
