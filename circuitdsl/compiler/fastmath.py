@@ -368,8 +368,9 @@ def expm1_64(x):
     """e**x - 1 in float64, accurate for small |x|."""
     xc = _EXP_HI if x > _EXP_HI else x
     xc = _EXPM1_LO if xc < _EXPM1_LO else xc
-    hi, lo = _expm1_dd(xc)
-    y = hi + lo
+    # hi alone: it is the rounded sum of the pair's parts (and without lo the function stays
+    # small enough for LLVM to inline it into a calling loop)
+    y, _ = _expm1_dd(xc)
     # below 2**-54 the result is x itself; this also keeps the sign of -0
     return x if abs(x) < 5.551115123125783e-17 else y
 
