@@ -83,6 +83,44 @@ class TransposeOf:
         return f"TransposeOf({self.src!r}, {self.dst!r})"
 
 
+def check_edge(registry, s, d, label, weight=1.0, density=None, learning_rule=None, delay=0,
+               connection_rule=None, self_connections=False, options=None):
+    """Every check of an edge between blocks s and d (Circuit.connect's, and the same for the
+    edges composite blocks make inside themselves); returns the weight as it will be used."""
+    options = options or {}
+    rule = registry.lookup(s, d)
+    problem = rule.validate(s, d, dict(weight=weight, density=density,
+                                       connection_rule=connection_rule,
+                                       self_connections=self_connections)) \
+        if rule.validate else None
+    if problem:
+        raise CircuitError(f"edge {label}: {problem}")
+    if density is not None:
+        if isinstance(density, bool) or not isinstance(density, (int, float, np.number)) \
+                or not 0 < density <= 1:
+            raise CircuitError(f"edge {label}: density must be in (0, 1], got {density!r}")
+    if connection_rule is not None and connection_rule not in ("bernoulli", "indegree",
+                                                               "hypergeometric"):
+        raise CircuitError(f"edge {label}: connection_rule must be 'bernoulli', 'indegree' "
+                           f"or 'hypergeometric', got {connection_rule!r}")
+    if learning_rule is not None:
+        if not isinstance(learning_rule, LearningRule):
+            raise CircuitError(f"edge {label}: learning_rule must be a LearningRule, got "
+                               f"{type(learning_rule).__name__}")
+        if not rule.plastic:
+            raise CircuitError(f"edge {label}: this kind of edge has no weights, so it "
+                               "cannot carry a learning rule")
+    if isinstance(delay, bool) or not isinstance(delay, (int, np.integer)) or delay < 0:
+        raise CircuitError(f"edge {label}: delay is a number of steps >= 0, got {delay!r}")
+    missing = [r for r in rule.requires if r not in options]
+    if missing:
+        raise CircuitError(f"edge {label}: this kind of edge needs {', '.join(missing)}")
+    unknown = [k for k in options if k not in rule.requires + rule.accepts]
+    if unknown:
+        raise CircuitError(f"edge {label}: unknown option {', '.join(unknown)}")
+    return _check_weight(label, weight, s, d)
+
+
 def _check_weight(label, weight, src, dst):
     if isinstance(weight, TransposeOf):
         if (weight.src, weight.dst) != (dst.name, src.name):
@@ -158,38 +196,8 @@ class Circuit:
                 synapse=None, connection_rule=None, self_connections=False, **options):
         """Add an edge; every option is checked now, not at build time."""
         s, d = self.block(src), self.block(dst)
-        label = f"{s.name} -> {d.name}"
-        rule = self.registry.lookup(s, d)
-        problem = rule.validate(s, d, dict(weight=weight, density=density,
-                                           connection_rule=connection_rule,
-                                           self_connections=self_connections)) \
-            if rule.validate else None
-        if problem:
-            raise CircuitError(f"edge {label}: {problem}")
-        if density is not None:
-            if isinstance(density, bool) or not isinstance(density, (int, float)) \
-                    or not 0 < density <= 1:
-                raise CircuitError(f"edge {label}: density must be in (0, 1], got {density!r}")
-        if connection_rule is not None and connection_rule not in ("bernoulli", "indegree",
-                                                                   "hypergeometric"):
-            raise CircuitError(f"edge {label}: connection_rule must be 'bernoulli', 'indegree' "
-                               f"or 'hypergeometric', got {connection_rule!r}")
-        if learning_rule is not None:
-            if not isinstance(learning_rule, LearningRule):
-                raise CircuitError(f"edge {label}: learning_rule must be a LearningRule, got "
-                                   f"{type(learning_rule).__name__}")
-            if not rule.plastic:
-                raise CircuitError(f"edge {label}: this kind of edge has no weights, so it "
-                                   "cannot carry a learning rule")
-        if isinstance(delay, bool) or not isinstance(delay, (int, np.integer)) or delay < 0:
-            raise CircuitError(f"edge {label}: delay is a number of steps >= 0, got {delay!r}")
-        missing = [r for r in rule.requires if r not in options]
-        if missing:
-            raise CircuitError(f"edge {label}: this kind of edge needs {', '.join(missing)}")
-        unknown = [k for k in options if k not in rule.requires + rule.accepts]
-        if unknown:
-            raise CircuitError(f"edge {label}: unknown option {', '.join(unknown)}")
-        weight = _check_weight(label, weight, s, d)
+        weight = check_edge(self.registry, s, d, f"{s.name} -> {d.name}", weight, density,
+                            learning_rule, delay, connection_rule, self_connections, options)
         key = self.graph.number_of_edges(s.name, d.name)
         conn = Connection(s.name, d.name, weight, density, learning_rule, int(delay), synapse,
                           connection_rule, self_connections, dict(options), key)
@@ -303,15 +311,20 @@ class NetworkBuilder:
             return
         for part in block.parts.values():
             self._inner(part)
+        named = ("weight", "density", "learning_rule", "delay", "synapse", "connection_rule",
+                 "self_connections")
         for k, (s, d, kwargs) in enumerate(block.inner):
             src, dst = block.part(s), block.part(d)
             path = self.paths[id(block)]
-            conn = Connection(f"{path}.{s}", f"{path}.{d}", **{
-                key: kwargs[key] for key in ("weight", "density", "learning_rule", "delay",
-                                             "synapse", "connection_rule", "self_connections")
-                if key in kwargs}, options={k: v for k, v in kwargs.items() if k not in (
-                    "weight", "density", "learning_rule", "delay", "synapse", "connection_rule",
-                    "self_connections")}, key=k)
+            fields = {key: kwargs[key] for key in named if key in kwargs}
+            options = {key: v for key, v in kwargs.items() if key not in named}
+            # the same checks as Circuit.connect, with the edge named by its full path
+            fields["weight"] = check_edge(
+                self.circuit.registry, src, dst, f"{path}.{s} -> {path}.{d}",
+                fields.get("weight", 1.0), fields.get("density"), fields.get("learning_rule"),
+                fields.get("delay", 0), fields.get("connection_rule"),
+                fields.get("self_connections", False), options)
+            conn = Connection(f"{path}.{s}", f"{path}.{d}", **fields, options=options, key=k)
             self.connect(src, dst, conn)
 
     def connect(self, src, dst, conn):
