@@ -30,6 +30,33 @@ PARAMS = {
     "dt": 0.05,
 }
 
+# What `circuitdsl show category-learning --params` says each parameter means.
+PARAM_HELP = {
+    "stimuli": "CSV of images (pixel_1..pixel_20, category); None: the shipped generator "
+               "(same as --stimuli FILE)",
+    "stimuli_seed": "seed of the generated stimulus set (1000 images, 2 categories)",
+    "VAC.density": "density of the WTA -> WTA edges inside the visual cortex VAC",
+    "AC.density": "density of the WTA -> WTA edges inside the associative cortex AC",
+    "VAC->AC.weight": "initial weight of the plastic VAC -> AC edge",
+    "VAC->AC.density": "density of the VAC -> AC edge",
+    "hebbian.K": "rate of the Hebbian rule on VAC -> AC",
+    "hebbian.W_lim": "weight the Hebbian rule grows VAC -> AC toward",
+    "stimulus.weight": "weight of the stimulus -> VAC edge",
+    "ascending.weight": "weight of the ascending modulation ASC1 -> VAC and ASC1 -> AC",
+    "t_warmup": "ms simulated before the first trial (its end state starts every trial)",
+    "dt": "time step in ms (--dt overrides it)",
+    "AC->STR.weight": "scale of the initial AC -> STR1/STR2 weights (2w U(0,1) per source)",
+    "AC->STR.density": "density of the AC -> STR1/STR2 edges",
+    "modulated.K": "rate of the dopamine-modulated rule on AC -> STR",
+    "modulated.decay": "weight decay of the modulated rule",
+    "modulated.alpha": "steepness of the modulated rule's sigmoid",
+    "modulated.theta_m": "offset of the reward prediction error in the modulated rule",
+    "TAN.kappa": "TAN exploration-noise strength",
+    "SNc.kappa": "SNc baseline dopamine kappa_DA",
+    "SNc.lambda": "SNc dopamine gain lambda_DA",
+    "t_block": "latch period (ms) of the blocks that have one",
+}
+
 
 def build(**params):
     p = resolve_params("category-learning", PARAMS, params)

@@ -44,6 +44,14 @@ OPTIONS = [dict(name="variant", type=str, choices=tuple(VARIANTS), default="orig
                 help="configuration: original (Miconi 2017, dense) or sparse (the ANNarchy "
                      "notebook's)")]
 
+# What `circuitdsl show dnms-reservoir --params` says each parameter means.
+PARAM_HELP = {
+    "variant": "configuration: original (Miconi 2017, dense) or sparse (the ANNarchy notebook's)",
+    "learn_after": "no weight change until the trial's 0-based index exceeds this",
+    "dt": "time step in ms (the task's timings are in steps)",
+    "max_dw": "largest weight change per synapse per trial (the rule's clip)",
+}
+
 #: Miconi's criterion: more than CRITERION_NEED of CRITERION_WINDOW consecutive trials with
 #: error < 1.
 CRITERION_WINDOW, CRITERION_NEED = 100, 95

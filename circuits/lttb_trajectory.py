@@ -44,6 +44,23 @@ OPTIONS = [dict(name="protocol", type=str, choices=tuple(PROTOCOLS), default="he
            dict(name="epochs", type=int, default=5, help="training epochs"),
            dict(name="iterations", type=int, default=50, help="iterations per epoch")]
 
+# What `circuitdsl show lttb-trajectory --params` says each parameter means.
+PARAM_HELP = {
+    "protocol": "head (the authors' current notebook) or original (the stored run)",
+    "epochs": "training epochs (trials = epochs x iterations)",
+    "iterations": "training iterations (trials) per epoch",
+    "test_every": "a test trial (teacher off, no learning) every this many iterations",
+    "dt": "time step in ms (a circuit parameter: --dt is refused)",
+    "Ne": "excitatory burst neurons",
+    "Ni": "inhibitory burst neurons",
+    "n_steps": "steps per trial (the clock's period and the target's length)",
+    "eta": "learning rate of the recurrent rule (LTTBRecurrentRule)",
+    "eta_out": "learning rate of the readout rule (LTTBReadoutRule)",
+    "eta_bias": "learning rate of the readout's bias",
+    "sigma_in": "standard deviation of the clock -> E and clock -> I weights",
+    "sigma_out": "standard deviation of the initial readout weights",
+}
+
 
 def build(**params):
     p = resolve_params("lttb-trajectory", PARAMS, params)

@@ -40,6 +40,24 @@ OPTIONS = [dict(name="protocol", type=str, choices=ReachingTask.PROTOCOLS, defau
            dict(name="hebbian_rate", type=float, default=1e-6,
                 help="the slow Hebbian rate eta_v of Th -> STR (0: supervised only)")]
 
+# What `circuitdsl show two-pathway-reaching --params` says each parameter means.
+PARAM_HELP = {
+    "protocol": "training schedule: sequential (target 0 for 10 blocks, then 1, 2, 3) or "
+                "interleaved (targets drawn at random)",
+    "hebbian_rate": "the slow Hebbian rate eta_v of Th -> STR (0: supervised only; "
+                    "interleaved: 0 unless given)",
+    "eta_w": "supervised learning rate of M1 -> STR and STR -> GPi (None: 1e-3 for "
+             "sequential supervised-only runs, else 1e-4)",
+    "block": "training trials per block",
+    "test_trials": "test trials per target after training (learning off, noise on)",
+    "noise": "standard deviation of the readout noise",
+    "n_cortex": "units of the motor-cortex layer M1",
+    "n_thalamus": "units of the thalamic layer Th",
+    "n_striatum": "units of the striatum STR",
+    "n_targets": "reach targets the cue can name",
+    "dt": "time step in ms",
+}
+
 
 def eta_w_for(protocol, hebbian_rate):
     """The published learning rate of the supervised pathway for a condition."""

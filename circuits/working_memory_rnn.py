@@ -19,6 +19,17 @@ DESCRIPTION = "ReLU RNN trained by BPTT on delayed comparison of two values (Bra
 PARAMS = {"hidden": 64, "dt": 100.0, "tau": 100.0, "steps": 2000, "batch_size": 16,
           "seq_len": 100, "lr": 1e-3}
 
+# What `circuitdsl show working-memory-rnn --params` says each parameter means.
+PARAM_HELP = {
+    "hidden": "units of the recurrent ReLU layer",
+    "dt": "time step in ms (one task step)",
+    "tau": "time constant of the recurrent layer in ms (dt/tau = 1: no leak)",
+    "steps": "training steps (--steps overrides it)",
+    "batch_size": "sequences per training step (--batch-size overrides it)",
+    "seq_len": "time steps per training sequence",
+    "lr": "Adam learning rate (--lr overrides it)",
+}
+
 
 def build(**params):
     p = resolve_params("working-memory-rnn", PARAMS, params)

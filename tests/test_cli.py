@@ -363,7 +363,23 @@ def test_show_params_lists_every_parameter_with_default_and_meaning(capsys):
     for key, default in PARAMS.items():
         line = next(l for l in out.splitlines() if l.split() and l.split()[0] == key)
         assert repr(default) in line and len(line.split()) > 2, line
-    assert "weight of the edge VAC -> AC" in out and "quote names with '->'" in out
+    assert "initial weight of the plastic VAC -> AC edge" in out and "quote names with '->'" in out
+    from circuitdsl.runs import describe_parameter   # without PARAM_HELP: what the name says
+    assert describe_parameter("VAC->AC.weight") == "weight of the edge VAC -> AC"
+    assert describe_parameter("hebbian.K") == "K of hebbian"
     assert main(["show", "dnms-reservoir", "--params"]) == 0
     out = capsys.readouterr().out
     assert "--variant STR" in out and "(one of original, sparse)" in out
+
+
+@pytest.mark.parametrize("name", ["category-learning", "hebbian-cortex", "dnms-reservoir",
+                                  "two-pathway-reaching", "lttb-trajectory",
+                                  "working-memory-rnn"])
+def test_every_parameter_of_a_shipped_circuit_has_a_meaning(name, capsys):
+    from circuitdsl.runs import load_circuit_module
+    module = load_circuit_module(name)
+    assert set(module.PARAMS) == set(module.PARAM_HELP)
+    assert main(["show", name, "--params"]) == 0
+    out = capsys.readouterr().out
+    for key, text in module.PARAM_HELP.items():
+        assert text in out, key
