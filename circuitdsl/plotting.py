@@ -168,8 +168,9 @@ def adjacency_figure(state, title="", path=None, before=None, scales=None):
     _ticks(ax, units, units, size)
     ax.set_xlabel("destination")
     ax.set_ylabel("source")
-    ax.set_title((title or "weights") + "\ngrey: fixed synapses; colours: the plastic "
-                 "families (right), each on its own scale", fontsize=10)
+    note = ("grey: fixed synapses; colours: the plastic families (right), each on its own scale"
+            if fams else "one grey scale: this weights file has no per-family data")
+    ax.set_title((title or "weights") + "\n" + note, fontsize=10)
     for k, f in enumerate(fams):
         cmap = FAMILY_CMAPS[k % len(FAMILY_CMAPS)]
         a = fig.add_subplot(gs[k, 1])

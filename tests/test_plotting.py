@@ -51,6 +51,8 @@ def test_old_weight_files_are_drawn_in_natural_order():
     assert state["units"] == ["E[2]", "E[10]", "F"]
     assert state["fixed"][0, 1] == old["adjacency"][1, 0]
     assert state["families"] == []
+    fig = adjacency_figure(state, "old run")
+    assert "no per-family data" in fig.axes[0].get_title()
 
 
 def _category_states():
