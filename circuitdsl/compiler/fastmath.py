@@ -166,6 +166,9 @@ _G10 = (0.5, 0.1666666666666667, 0.04166666666666667, 0.008333333333326112,
         0.001388888888888373, 0.0001984126987490126, 2.4801587325605324e-05,
         2.7557255297969643e-06, 2.755727357010214e-07, 2.5105259538448494e-08,
         2.0914717341716378e-09)
+# degree 4 for exp32 alone, with its coefficients rounded to float32 (relative error 1.1e-8)
+_G4F = tuple(np.float32(c) for c in (0.5, 0.16666573194992437, 0.04166654987681868,
+                                      0.008363804374444504, 0.0013926964713126128))
 _G5 = (0.5000000014329165, 0.16666666682582046, 0.04166645638923536, 0.008333309977534509,
        0.001393458766275748, 0.00019892032101777532)
 # h(z) = (2 atanh(s)/s - 2)/z, z = s**2 <= (3 - 2 sqrt 2)**2: degree 6 (relative error of
@@ -202,6 +205,7 @@ def derive_coefficients():
             "_G9": fit(g, -r, r, 10),
             "_G10": fit(g, -r, r, 11),
             "_G5": fit(g, -r * mp.mpf("1.01"), r * mp.mpf("1.01"), 6),
+            "_G4F": fit(g, -r * mp.mpf("1.01"), r * mp.mpf("1.01"), 5),
             "_T4F": fit(tanh_p, mp.mpf(0), mp.mpf("0.55") ** 2 * mp.mpf("1.001"), 5),
             "_H6": fit(h, mp.mpf(0), z, 7),
             "_H3": fit(h, mp.mpf(0), z, 4),
@@ -512,8 +516,20 @@ def exp32(x):
     float64 path that expm1_32 and log32 take)."""
     x = _EXP32_HI_F if x > _EXP32_HI_F else x
     x = _EXP32_LO_F if x < _EXP32_LO_F else x
-    hi, lo = _exp32_dd(x)
-    return hi + lo
+    # as _exp32_dd with one degree less and no pair (measured: 0.86 against 0.75 ulp, in
+    # three quarters of the time)
+    k = _fma(x, _LOG2E_F, _SHIFT_F)
+    n = k - _SHIFT_F
+    r_hi = _fma(n, -_LN2_HI_F, x)        # exact
+    r = _fma(n, -_LN2_LO_F, r_hi)
+    r_lo = _fma(-n, _LN2_LO_F, r_hi - r)
+    c = _G4F
+    g = _fma(c[4], r, c[3])
+    g = _fma(g, r, c[2])
+    g = _fma(g, r, c[1])
+    g = _fma(g, r, c[0])
+    q = _fma(r * r, g, _fma(r_lo, r, r_lo)) + r
+    return _scale_f32(_ONE_F + q, k)
 
 
 @njit(**_JIT)
