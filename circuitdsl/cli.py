@@ -336,20 +336,38 @@ def parser(circuit=None, options=()):
 
 def _circuit_named(argv):
     """The circuit a `run` or `show` command line names (or the one its --resume DIR ran),
-    found before the real parse so that its declared options can be added to the parser."""
+    found before the real parse so that its declared options can be added to the parser.
+
+    The circuit is the first word that is not an option or an option's value; an option this
+    function does not know yet (a circuit's own, such as --variant) takes a value, as every
+    declared option does."""
     if not argv or argv[0] not in ("run", "show"):
         return None
     pre = argparse.ArgumentParser(add_help=False)
-    _run_arguments(pre)   # the value-taking options, so their values are not the circuit
-    try:
-        ns, _ = pre.parse_known_args(argv[1:])
-    except SystemExit:    # a malformed line: the real parse reports it
-        return None
-    if ns.circuit:
-        return ns.circuit
-    if argv[0] == "run" and ns.resume:
+    _run_arguments(pre)
+    flags = {s for a in pre._actions if a.nargs == 0 for s in a.option_strings}
+    flags |= {"-h", "--help", "--params"}
+    circuit, resume, words = None, None, iter(argv[1:])
+    for word in words:
+        if word == "--":
+            circuit = next(words, None)
+            break
+        if word.startswith("-") and len(word) > 1:
+            if word in flags or "=" in word:
+                if word.startswith("--resume="):
+                    resume = word.partition("=")[2]
+                continue
+            value = next(words, None)          # the option's value
+            if word == "--resume":
+                resume = value
+            continue
+        circuit = word
+        break
+    if circuit:
+        return circuit
+    if argv[0] == "run" and resume:
         try:
-            return json.loads((Path(ns.resume) / "run.json").read_text())["circuit_source"]
+            return json.loads((Path(resume) / "run.json").read_text())["circuit_source"]
         except (OSError, ValueError, KeyError, TypeError):
             return None   # run_one says why DIR cannot be resumed
     return None

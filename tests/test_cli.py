@@ -133,6 +133,10 @@ def make_inputs(d):
     (d / "nocat.csv").write_text(header + "\n" + ",".join(["0.5"] * 20) + "\n")
     (d / "narrow.csv").write_text("pixel_1,pixel_2,category\n0.1,0.2,1\n0.3,0.4,2\n")
     run_one(TINY, 0, {}, d / "existing", trials=2, progress=False)
+    (d / "dnmsrun").mkdir()     # a run.json is all a refused resume reads
+    (d / "dnmsrun" / "run.json").write_text(
+        '{"circuit_source": "dnms-reservoir", "seed": 0, "trials": 5, "dt": 1.0, '
+        '"set": {"variant": "original"}}')
 
 
 # (command line with {d} for the inputs' directory, a part of the message). Every one exits
@@ -237,6 +241,9 @@ BAD_INPUTS = [
     (["run", "dnms-reservoir", "--protocol", "head"], "--protocol: not an option of "
                                                       "`circuitdsl run` for dnms-reservoir; "
                                                       "dnms-reservoir's own options: --variant"),
+    (["run", "--resume", "{d}/dnmsrun", "--variant", "sparse"], "--variant sparse differs "
+                                                                "from the run's 'original'"),
+    (["run", "--variant", "sparse", "dnms-reservoir", "--trials", "0"], "--trials must be >= 1"),
     (["run", "category-learning", "--variant", "sparse"], "category-learning declares no "
                                                           "options of its own"),
     (["run", "two-pathway-reaching", "--hebbian-rate", "abc"], "argument --hebbian-rate: "
