@@ -26,14 +26,15 @@ class Simulator:
     """Compiles a circuit (or reuses the cached kernel) and runs it in chunks of steps."""
 
     def __init__(self, circuit, dt=0.01, seed=0, method="exponential_euler", cache=None,
-                 max_spikes=1_000_000):
+                 max_spikes=1_000_000, math="libm"):
         if not (isinstance(dt, (int, float)) and dt > 0 and np.isfinite(dt)):
-            raise ValueError(f"dt must be a positive number of ms, got {dt!r}")
+            raise ValidationError(f"dt must be a positive number of ms, got {dt!r}")
         self.circuit, self.dt, self.seed = circuit, float(dt), int(seed)
         self.network = circuit.build(seed)
         self.lowered = lower(self.network, self.dt, method, self.seed)
         self.choices = strategies.plan(self.lowered)
-        self.source = generate(self.lowered, self.choices)
+        self.math = math
+        self.source = generate(self.lowered, self.choices, math)
         self.cache = cache if cache is not None else get_cache()
         self.module = self.cache.load(self.source)
         self.arrays = {k: v.copy() for k, v in self.lowered.arrays.items()}
@@ -56,7 +57,7 @@ class Simulator:
             return [path]
         inside = [p for p in self._pop_index if p.startswith(path + ".")]
         if not inside:
-            raise KeyError(f"no block '{path}' in circuit '{self.circuit.name}'; populations: "
+            raise ValidationError(f"no block '{path}' in circuit '{self.circuit.name}'; populations: "
                            f"{', '.join(sorted(self._pop_index)[:12])}")
         return inside
 
@@ -178,7 +179,7 @@ class Simulator:
         """Run `duration` ms from the current step; returns a Recording."""
         n = int(round(duration / self.dt))
         if n < 0 or not np.isfinite(duration):
-            raise ValueError(f"duration must be >= 0 ms, got {duration!r}")
+            raise ValidationError(f"duration must be >= 0 ms, got {duration!r}")
         plan = self._record_plan(record)
         s_idx, p_idx, i_idx = plan.indices()
         width = len(s_idx) + len(p_idx) + len(i_idx)
@@ -212,17 +213,17 @@ class Simulator:
         cannot run here."""
         n = int(round(duration / self.dt))
         if n < 1 or not np.isfinite(duration):
-            raise ValueError(f"duration must be at least one step, got {duration!r} ms")
+            raise ValidationError(f"duration must be at least one step, got {duration!r} ms")
         cases = np.ascontiguousarray(cases, dtype=np.int64)
         if cases.ndim != 1:
-            raise ValueError(f"cases must be one case index per trial, got shape {cases.shape}")
+            raise ValidationError(f"cases must be one case index per trial, got shape {cases.shape}")
         n_cases = int(cases.max()) + 1 if len(cases) else 0
         learn = np.broadcast_to(np.asarray(learn, dtype=np.int64), cases.shape).copy()
         if learn.any():
             needy = [p.rule.name for p in self.lowered.projections
                      if p.rule_end and p.rule.signals]
             if needy:
-                raise ValueError(f"run_trials cannot give trial-level signals; learning rule(s) "
+                raise ValidationError(f"run_trials cannot give trial-level signals; learning rule(s) "
                                  f"{', '.join(sorted(set(needy)))} need them: use run() and "
                                  "apply_learning(signals) per trial")
         pidx, pval = [], []
@@ -230,11 +231,11 @@ class Simulator:
             path, _, var = key.rpartition(".")
             arr, start = self._slot(self._locate(path)[0], var)
             if arr != "P":
-                raise ValueError(f"'{key}' is not a parameter; per-case values are for parameters")
+                raise ValidationError(f"'{key}' is not a parameter; per-case values are for parameters")
             N = self._pop_index[self._locate(path)[0]][1].N
             table = np.asarray(table, dtype=float).reshape(-1, N) if np.ndim(table) else None
             if table is None or table.shape[0] < n_cases:
-                raise ValueError(f"'{key}': need one row of {N} values per case "
+                raise ValidationError(f"'{key}': need one row of {N} values per case "
                                  f"({n_cases} cases), got shape {np.shape(table)}")
             pidx.extend(range(start, start + N))
             pval.append(table[:n_cases])
@@ -243,7 +244,7 @@ class Simulator:
         for key, table in (inputs or {}).items():
             table = np.asarray(table, dtype=float)
             if table.ndim != 3 or table.shape[0] < n_cases or table.shape[1] != n:
-                raise ValueError(f"input '{key}': need shape (cases, {n} steps, units), got "
+                raise ValidationError(f"input '{key}': need shape (cases, {n} steps, units), got "
                                  f"{table.shape}")
             for c in range(n_cases):
                 ext, idx = self._external({key: table[c]})
@@ -259,7 +260,7 @@ class Simulator:
             path, _, var = key.rpartition(".")
             arr, start = self._slot(self._locate(path)[0], var)
             if arr != "S":
-                raise ValueError(f"'{key}' is not a state; collect states")
+                raise ValidationError(f"'{key}' is not a state; collect states")
             cols.append((key, start, self._pop_index[self._locate(path)[0]][1].N))
         COLIDX = np.asarray([i for _, st, N in cols for i in range(st, st + N)], dtype=np.int64)
         OUT = np.zeros((len(cases), len(COLIDX)))
@@ -289,7 +290,7 @@ class Simulator:
             path, _, name = key.rpartition(".")
             g, pop, off = self._pop_index[self._locate(path)[0]]
             if name not in g.model.inputs:
-                raise KeyError(f"block '{path}' (model '{g.model.name}') has no input '{name}'; "
+                raise ValidationError(f"block '{path}' (model '{g.model.name}') has no input '{name}'; "
                                f"inputs: {', '.join(g.model.inputs) or 'none'}")
             v = np.asarray(values, dtype=float)
             v = np.broadcast_to(v.reshape(v.shape[0], -1) if v.ndim == 2 else v[None, :]
@@ -350,7 +351,7 @@ class Simulator:
                               for s in p.rule.signals])
             if np.isnan(sig).any():
                 missing = [s for s, v in zip(p.rule.signals, sig) if np.isnan(v)]
-                raise ValueError(f"learning rule '{p.rule.name}' needs signal(s) "
+                raise ValidationError(f"learning rule '{p.rule.name}' needs signal(s) "
                                  f"{', '.join(missing)}")
             getattr(self.module, f"learn_{p.name}")(*kif.values(kif.LEARN, a, t=t, dt=self.dt,
                                                                L=self.L, SIG=sig))
@@ -374,10 +375,10 @@ class Simulator:
         sets = [(k, s) for k, s in enumerate(self.network.synapse_sets)
                 if s.connection is not None and (s.connection.src, s.connection.dst) == (src, dst)]
         if not sets:
-            raise KeyError(f"no edge {src} -> {dst}; edges: " + ", ".join(
+            raise ValidationError(f"no edge {src} -> {dst}; edges: " + ", ".join(
                 sorted({c.label for c in self.circuit.connections})))
         if any(s.pre is not sets[0][1].pre or s.post is not sets[0][1].post for _, s in sets):
-            raise ValueError(f"edge {src} -> {dst} joins several populations; use "
+            raise ValidationError(f"edge {src} -> {dst} joins several populations; use "
                              "synapse_weights() for composite blocks")
         return sets
 
@@ -398,7 +399,7 @@ class Simulator:
         W = np.asarray(W, dtype=float)
         shape = (sets[0][1].post.N, sets[0][1].pre.N)
         if W.shape != shape:
-            raise ValueError(f"edge {src} -> {dst}: weight matrix must have shape {shape} "
+            raise ValidationError(f"edge {src} -> {dst}: weight matrix must have shape {shape} "
                              f"(post, pre), got {W.shape}")
         current = self.synapse_weights()
         for k, s in sets:

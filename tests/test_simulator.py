@@ -7,6 +7,7 @@ from circuitdsl.block import Population
 from circuitdsl.blocks.neurons import HH_EXCI, LIFNeurons, RatePopulation, HHNeuronExci
 from circuitdsl.circuit import Circuit
 from circuitdsl.compiler.cache import KernelCache
+from circuitdsl.errors import ValidationError
 from circuitdsl.model import Model
 from circuitdsl.simulator import SimulationError, Simulator
 
@@ -172,7 +173,7 @@ def test_external_input_and_unknown_input():
     sim = Simulator(c, dt=0.01, method="exponential_euler")
     rec = sim.run(20.0, record=["R.x"], inputs={"R.I": [1.0, -2.0]})
     assert np.allclose(rec["R.x"][-1], [1.0, -2.0], atol=1e-6)
-    with pytest.raises(KeyError, match="has no input 'J'"):
+    with pytest.raises(ValidationError, match="has no input 'J'"):
         sim.run(1.0, inputs={"R.J": 1.0})
 
 

@@ -30,71 +30,66 @@ SHIFTS = {0: (34.0, 44.0, 30.0, 55.0, 44.0, 14.0), 1: (38.0, 48.0, 33.0, 58.0, 5
 SYN = {0: (0.0, 3.0, 5.0, 10.0), 1: (-70.0, 11.5, 70.0, 0.0)}
 
 
-def _make(exp):
-    @njit(cache=True, error_model="numpy")
-    def run(n_steps, dt, V, n, m, h, G, z, sc, sw, I_bg, K, E_syn, G_syn, V_shift, tau,
-            exci, ptr, pre, w, t_block_steps, counts):
-        N = V.shape[0]
+def _make(exp, N):
+    """The kernel for N neurons: N is a literal inside it, and states and parameters are rows
+    of one flat array each (row r at r * N), so LLVM sees one base pointer and constant
+    offsets, proves the rows apart and vectorises the neuron loop. (Separate arrays per state,
+    or a 2-D array whose row stride is only known at run time, each need runtime overlap
+    checks, and the loop stays scalar.)"""
+    @njit(error_model="numpy")
+    def run(n_steps, dt, X, Q, ptr, pre, w, t_block_steps, counts):
+        # X rows: V n m h G z spikes_cumulative spikes_window above
+        # Q rows: I_bg, exp(-s_an/10), exp(-s_am/10), exp(-s_bh/10), s_bn, s_bm, s_ah, s_an,
+        #         s_am, E_syn, G_syn, V_shift, tau, exp(-dt/tau), excitatory (1/0)
         decay_z = math.exp(-dt / 0.1)
-        # per-neuron constants of the rate functions: exp(-(V + s)/10) = exp(-s/10) exp(-V/10)
-        ca_n, ca_m, cb_h = K[0], K[1], K[2]
-        sb_n, sb_m, sa_h = K[3], K[4], K[5]
-        sa_n, sa_m = K[6], K[7]
-        decay_G = np.empty(N)
-        for i in range(N):
-            decay_G[i] = math.exp(-dt / tau[i])
         I_syn = np.zeros(N)
-        above = np.zeros(N)
-        for i in range(N):
-            above[i] = 1.0 if V[i] > 0.0 else 0.0
         for k in range(n_steps):
             if k > 0 and k % t_block_steps == 0:
                 for i in range(N):
-                    sw[i] = 0.0
+                    X[7 * N + i] = 0.0
             # synaptic currents from the state at t_k: -sum_j w G_j (V_i - E_j)
             for i in range(N):
                 acc = 0.0
                 for q in range(ptr[i], ptr[i + 1]):
                     j = pre[q]
-                    acc += -w[q] * G[j] * (V[i] - E_syn[j])
+                    acc += -w[q] * X[4 * N + j] * (X[0 * N + i] - Q[9 * N + j])
                 I_syn[i] = acc
             for i in range(N):
-                v = V[i]
+                v, ni, mi, hi, gi, zi = X[0 * N + i], X[1 * N + i], X[2 * N + i], X[3 * N + i], X[4 * N + i], X[5 * N + i]
                 e10 = exp(-v / 10.0)
-                an = 0.01 * (v + sa_n[i]) / (1.0 - ca_n[i] * e10)
-                bn = 0.125 * exp(-(v + sb_n[i]) / 80.0)
-                am = 0.1 * (v + sa_m[i]) / (1.0 - ca_m[i] * e10)
-                bm = 4.0 * exp(-(v + sb_m[i]) / 18.0)
-                ah = 0.07 * exp(-(v + sa_h[i]) / 20.0)
-                bh = 1.0 / (1.0 + cb_h[i] * e10)
-                mi, ni = m[i], n[i]
-                gna = 52.0 * mi * mi * mi * h[i]
+                an = 0.01 * (v + Q[7 * N + i]) / (1.0 - Q[1 * N + i] * e10)
+                bn = 0.125 * exp(-(v + Q[4 * N + i]) / 80.0)
+                am = 0.1 * (v + Q[8 * N + i]) / (1.0 - Q[2 * N + i] * e10)
+                bm = 4.0 * exp(-(v + Q[5 * N + i]) / 18.0)
+                ah = 0.07 * exp(-(v + Q[6 * N + i]) / 20.0)
+                bh = 1.0 / (1.0 + Q[3 * N + i] * e10)
+                gna = 52.0 * mi * mi * mi * hi
                 n2 = ni * ni
                 gk = 20.0 * n2 * n2
                 A = -(gna + gk + 0.1)
-                B = gna * 55.0 + gk * -90.0 + 0.1 * -60.0 + I_bg[i] + I_syn[i]
+                B = gna * 55.0 + gk * -90.0 + 0.1 * -60.0 + Q[0 * N + i] + I_syn[i]
                 xinf = -B / A
-                V[i] = xinf + (v - xinf) * exp(A * dt)
+                X[0 * N + i] = xinf + (v - xinf) * exp(A * dt)
                 A = -5.0 * (an + bn)
                 xinf = 5.0 * an / -A
-                n[i] = xinf + (ni - xinf) * exp(A * dt)
+                X[1 * N + i] = xinf + (ni - xinf) * exp(A * dt)
                 A = -5.0 * (am + bm)
                 xinf = 5.0 * am / -A
-                m[i] = xinf + (mi - xinf) * exp(A * dt)
+                X[2 * N + i] = xinf + (mi - xinf) * exp(A * dt)
                 A = -5.0 * (ah + bh)
                 xinf = 5.0 * ah / -A
-                h[i] = xinf + (h[i] - xinf) * exp(A * dt)
-                xg = z[i] * tau[i]             # dG/dt = -G/tau + z
-                G[i] = xg + (G[i] - xg) * decay_G[i]
-                xz = 0.1 * G_syn[i] / (1.0 + exp(-4.394 * (v - V_shift[i]) / 35.0))
-                z[i] = xz + (z[i] - xz) * decay_z
-                rate = exci[i] * 1.127 * 3.0 / (1.0 + exp(-4.394 * (v - 10.0) / 35.0))
-                sc[i] += dt * rate
-                sw[i] += dt * rate
+                X[3 * N + i] = xinf + (hi - xinf) * exp(A * dt)
+                xg = zi * Q[12 * N + i]             # dG/dt = -G/tau + z
+                X[4 * N + i] = xg + (gi - xg) * Q[13 * N + i]
+                xz = 0.1 * Q[10 * N + i] / (1.0 + exp(-4.394 * (v - Q[11 * N + i]) / 35.0))
+                X[5 * N + i] = xz + (zi - xz) * decay_z
+                rate = Q[14 * N + i] * 1.127 * 3.0 / (1.0 + exp(-4.394 * (v - 10.0) / 35.0))
+                X[6 * N + i] += dt * rate
+                X[7 * N + i] += dt * rate
             for i in range(N):      # spikes: upward crossings of 0 mV
-                now = 1.0 if V[i] > 0.0 else 0.0
-                counts[i] += int(now > above[i])
-                above[i] = now
+                now = 1.0 if X[0 * N + i] > 0.0 else 0.0
+                counts[i] += int(now > X[8 * N + i])
+                X[8 * N + i] = now
     return run
 
 
@@ -103,45 +98,42 @@ def _libm_exp(x):
     return math.exp(x)
 
 
-KERNELS = {"libm": _make(_libm_exp), "fast": _make(fm_exp)}
+EXP = {"libm": _libm_exp, "fast": fm_exp}
 
 
-def build(spec):
+def build(spec, dt):
     kind = np.asarray(spec["kind"])
     N = len(kind)
     sh = np.array([SHIFTS[int(k)] for k in kind])
-    # rows: exp(-s_an/10), exp(-s_am/10), exp(-s_bh/10), s_bn, s_bm, s_ah, s_an, s_am
-    K = np.ascontiguousarray(np.stack([np.exp(-sh[:, 0] / 10), np.exp(-sh[:, 2] / 10),
-                                       np.exp(-sh[:, 5] / 10), sh[:, 1], sh[:, 3], sh[:, 4],
-                                       sh[:, 0], sh[:, 2]]))
     E_syn, G_syn, tau, V_shift = (np.array([SYN[int(k)][c] for k in kind]) for c in range(4))
+    Q = np.ascontiguousarray(np.stack([
+        spec["I_bg"] + spec["I_in"], np.exp(-sh[:, 0] / 10), np.exp(-sh[:, 2] / 10),
+        np.exp(-sh[:, 5] / 10), sh[:, 1], sh[:, 3], sh[:, 4], sh[:, 0], sh[:, 2],
+        E_syn, G_syn, V_shift, tau, np.exp(-dt / tau), (kind == 0).astype(float)]))
     order = np.argsort(spec["post"], kind="stable")
     post, pre, w = spec["post"][order], spec["pre"][order].astype(np.int64), spec["w"][order]
     ptr = np.concatenate([[0], np.cumsum(np.bincount(post, minlength=N))]).astype(np.int64)
-    return dict(N=N, K=K, E_syn=E_syn, G_syn=G_syn, tau=tau, V_shift=V_shift,
-                I_bg=(spec["I_bg"] + spec["I_in"]).astype(float), exci=(kind == 0).astype(float),
-                ptr=ptr, pre=pre, w=w.astype(float))
+    return dict(N=N, Q=Q, ptr=ptr, pre=pre, w=w.astype(float))
 
 
 def simulate(spec, exp="libm", repeats=3):
-    net = build(spec)
     dt, duration = float(spec["dt"]), float(spec["duration"])
+    net = build(spec, dt)
     n_steps = int(round(duration / dt))
-    kernel = KERNELS[exp]
+    kernel = _make(EXP[exp], net["N"])
     times = []
-    for r in range(repeats + 1):          # the first call compiles (or loads the cache)
-        N = net["N"]
-        V, n, m, h = (np.full(N, v) for v in (-65.0, 0.32, 0.05, 0.59))
-        G, z, sc, sw = (np.zeros(N) for _ in range(4))
-        counts = np.zeros(N, dtype=np.int64)
+    for r in range(repeats + 1):          # the first call compiles
+        X = np.zeros((9, net["N"]))
+        X[:4] = np.array([-65.0, 0.32, 0.05, 0.59])[:, None]
+        X = X.ravel()
+        counts = np.zeros(net["N"], dtype=np.int64)
         t0 = time.perf_counter()
-        kernel(n_steps if r else 1, dt, V, n, m, h, G, z, sc, sw, net["I_bg"], net["K"],
-               net["E_syn"], net["G_syn"], net["V_shift"], net["tau"], net["exci"],
-               net["ptr"], net["pre"], net["w"], int(round(90.0 / dt)), counts)
+        kernel(n_steps if r else 1, dt, X, net["Q"].ravel(), net["ptr"], net["pre"], net["w"],
+               int(round(90.0 / dt)), counts)
         if r:
             times.append(time.perf_counter() - t0)
     return dict(tool=f"hand-fused Numba ({exp} exp)", wall_seconds=min(times),
-                spike_counts=counts.tolist())
+                spike_counts=counts.tolist(), kernel=kernel)
 
 
 def main():

@@ -180,7 +180,7 @@ class BPTTSource:
         return p.pre.index in self.clamped
 
     def _generate(self):
-        parts = [cg.HEADER]
+        parts = [cg.header("libm")]
         parts.append(self._forward().text())
         parts.append(self._backward().text())
         return "\n\n".join(parts)

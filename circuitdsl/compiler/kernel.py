@@ -10,11 +10,12 @@ from circuitdsl.compiler.interface import Status
 from circuitdsl.compiler.layout import key
 
 
-def generate(lowered, choices=None):
-    """The complete module source for a lowered circuit."""
+def generate(lowered, choices=None, math="libm"):
+    """The complete module source for a lowered circuit; `math` picks the library of
+    elementary functions (statements.MATH)."""
     choices = strategies.plan(lowered) if choices is None else choices
     layout = lowered.layout
-    parts = [cg.HEADER]
+    parts = [cg.header(math)]
     for g in lowered.groups:
         parts.append(group_code.inputs_fn(lowered, g, choices).source())
         if group_code.has_feedback(lowered, g):

@@ -32,6 +32,19 @@ class KernelPrinter(PythonCodePrinter):
             return f"rng_{type(expr).__name__}(RNG, {self.stream}{sep}{args})"
         return super()._print_Function(expr)
 
+    # exp, log and tanh are printed as _exp, _log, _tanh: the module header binds them to
+    # libm's or to the vectorisable versions of compiler/fastmath.py (statements.header).
+    def _print_exp(self, expr):
+        return f"_exp({self._print(expr.args[0])})"
+
+    def _print_log(self, expr):
+        if len(expr.args) != 1:
+            return super()._print_log(expr)
+        return f"_log({self._print(expr.args[0])})"
+
+    def _print_tanh(self, expr):
+        return f"_tanh({self._print(expr.args[0])})"
+
     def _print_Min(self, expr):
         args = [self._print(a) for a in expr.args]
         out = args[0]

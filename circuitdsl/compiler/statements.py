@@ -22,6 +22,31 @@ from numba import njit
 from circuitdsl.compiler.rng import rng_rand, rng_randn, rng_poisson, rng_uniform
 '''
 
+#: The elementary functions a kernel calls, by library: "libm" (Python's math module, the
+#: platform's libm: scalar calls) or "vector" (compiler/fastmath.py: plain arithmetic that
+#: LLVM vectorises, within 2 ulp of the exact result).
+MATH = {
+    "libm": "from math import exp as _exp, log as _log, tanh as _tanh\n",
+    "vector": "from circuitdsl.compiler.fastmath import fm_exp as _exp, fm_log as _log, "
+              "fm_tanh as _tanh\n",
+}
+
+
+def header(math="libm"):
+    """The generated module's imports. With the vector library the header names the hash
+    of fastmath.py's source: the kernel cache key is the source's hash, and Numba's own cache
+    does not see changes in an imported file."""
+    if math not in MATH:
+        from circuitdsl.errors import ValidationError
+        raise ValidationError(f"math library must be one of {', '.join(MATH)}, got {math!r}")
+    text = HEADER + MATH[math]
+    if math == "vector":
+        import hashlib
+        from pathlib import Path
+        digest = hashlib.sha256(Path(__file__).with_name("fastmath.py").read_bytes()).hexdigest()
+        text += f"# fastmath.py sha256 {digest[:16]}\n"
+    return text
+
 
 class Fn:
     """A generated function: body lines plus the layout names it reads."""
