@@ -16,12 +16,10 @@ from circuitdsl.roles import Modulator, Policy, Stimulus, blocks_with
 from circuitdsl.simulator import Simulator
 
 
-def _engine(sim):
-    """The Simulator internals the Agent still needs, in this one place until the runtime API
-    (sim.state() / sim.restore(), per-rule signals) replaces them: the flat arrays (S for u0;
-    P, F, RNG for checkpoints) and the compiled projections, as (index, rule), whose
-    trial-level signals are keyed by projection index in sim.apply_learning."""
-    return sim.arrays, [(p.index, p.rule) for p in sim.lowered.projections if p.rule is not None]
+# What a checkpoint keeps of the simulator: parameters (discrete states, stimulus), per-synapse
+# fields (weights, traces) and the random streams. The states need not be kept: every trial
+# starts from u0, saved beside them.
+_CARRIED = ("P", "F", "RNG")
 
 
 class Agent:
@@ -34,8 +32,8 @@ class Agent:
         self.sim = Simulator(circuit, dt=dt, seed=seed, method=method, cache=cache)
         self.t_block = t_block
         net = self.sim.network
-        for path, pop in net.populations.items():
-            if "t_block" in pop.model.params:
+        for path, (model, _) in self.sim.populations().items():
+            if "t_block" in model.params:
                 self.sim.set(path, "t_block", 1e300 if t_block is None else t_block)
         policies = blocks_with(circuit, Policy)
         if len(policies) > 1:
@@ -77,7 +75,7 @@ class Agent:
         self.sim.reset()
         if t_warmup > 0:
             self.sim.run(t_warmup)
-        self.u0 = _engine(self.sim)[0]["S"].copy()
+        self.u0 = self.sim.state(("S",))["S"]
 
     def run_trial(self, stimulus):
         """Simulate one trial on stimulus index `stimulus`; returns the chosen action (1-based,
@@ -104,11 +102,12 @@ class Agent:
         """Apply every trial-end rule, each with the signals of its own modulator; returns the
         first modulator's logged value (nan without one)."""
         signals = {"feedback": float(feedback)}
-        for index, rule in _engine(self.sim)[1]:
-            if rule.modulator is not None:
-                path = self.sim.network.path(rule.modulator)
-                for name, value in rule.modulator.signals(self.sim, path).items():
-                    signals[(index, name)] = float(value)
+        # keyed by projection, so each rule gets the signals of its own modulator
+        for p in self.sim.projections():
+            mod = p.rule.modulator if p.rule is not None else None
+            if mod is not None:
+                for name, value in mod.signals(self.sim, self.sim.network.path(mod)).items():
+                    signals[(p.index, name)] = float(value)
         self.sim.apply_learning(signals)
         for path, mod in self.modulators.values():
             return float(mod.logged(self.sim, path, feedback))
@@ -117,11 +116,10 @@ class Agent:
     # ---- state for checkpoints ----------------------------------------------------------------
 
     def state(self):
-        a = _engine(self.sim)[0]
-        return dict(P=a["P"].copy(), F=a["F"].copy(), RNG=a["RNG"].copy(),
+        arrays = self.sim.state(_CARRIED)
+        return dict({k: arrays[k] for k in _CARRIED},
                     u0=(self.u0.copy() if self.u0 is not None else np.zeros(0)))
 
     def restore(self, state):
-        a = _engine(self.sim)[0]
-        a["P"][:], a["F"][:], a["RNG"][:] = state["P"], state["F"], state["RNG"]
+        self.sim.restore({k: state[k] for k in _CARRIED})
         self.u0 = state["u0"].copy() if len(state["u0"]) else None
