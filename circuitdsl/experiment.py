@@ -88,15 +88,11 @@ def run_trials(runner, n_trials, out=None, resume=False, progress=True):
     return rows
 
 
-# Moved to circuits/_classification.py (a circuit's runner is the circuit's own, declared in
-# circuit.meta["runner"] / ["redraw"]). These names are forwarded only until runs.py, cli.py
-# and bench/category_learning_seeds.py import from there; then delete this block.
-_MOVED = ("ClassificationRunner", "classification_runner", "draw_classification", "save_weights",
-          "run_experiment", "TRACE_COLUMNS")
-
-
+# run_experiment moved to circuits/_classification.py with the classification runner (a
+# circuit's runner is its own, circuit.meta["runner"]). Forwarded only until
+# bench/category_learning_seeds.py imports it from there; then delete this block.
 def __getattr__(name):
-    if name in _MOVED:
+    if name == "run_experiment":
         from circuitdsl.circuits import _classification   # temporary, see above
-        return getattr(_classification, name)
+        return _classification.run_experiment
     raise AttributeError(f"module 'circuitdsl.experiment' has no attribute '{name}'")
