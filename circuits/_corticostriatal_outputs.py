@@ -26,6 +26,7 @@ from circuitdsl.agent import Agent
 from circuitdsl.circuits._classification import ClassificationRunner
 from circuitdsl.environments import ClassificationEnvironment
 from circuitdsl.experiment import read_trace
+from circuitdsl.plotting import natural_key
 
 #: Synapse kinds that carry a conductance or a drive (pixels, ascending input and event-only
 #: edges are left out of the weight summaries).
@@ -108,18 +109,21 @@ def families(net, weights):
         if s.rule is None or s.synapse.name not in WEIGHT_KINDS[:2]:
             continue   # the matrisome/striosome copies equal the MSN ones' sources; skip
         conn = s.connection
-        fam = out.setdefault(conn.label, dict(pre={}, post={}, entries=[]))
+        fam = out.setdefault(conn.label, dict(pre=set(), post=set(), entries=[]))
         pre_names = s.pre.unit_names(net.path(s.pre))
         post_names = s.post.unit_names(net.path(s.post))
         for a, b, x in zip(s.pre_idx, s.post_idx, w):
-            fam["pre"].setdefault(pre_names[a], len(fam["pre"]))
-            fam["post"].setdefault(post_names[b], len(fam["post"]))
+            fam["pre"].add(pre_names[a])
+            fam["post"].add(post_names[b])
             fam["entries"].append((pre_names[a], post_names[b], float(x)))
     result = []
     for label, fam in out.items():
-        W = np.full((len(fam["pre"]), len(fam["post"])), np.nan)
+        # units in natural order (VC.wta2.exci[4] before VC.wta10.exci[0]): pixel order for VC
+        rows = {n: k for k, n in enumerate(sorted(fam["pre"], key=natural_key))}
+        cols = {n: k for k, n in enumerate(sorted(fam["post"], key=natural_key))}
+        W = np.full((len(rows), len(cols)), np.nan)
         for a, b, x in fam["entries"]:
-            W[fam["pre"][a], fam["post"][b]] = x
+            W[rows[a], cols[b]] = x
         result.append((label, W))
     return result
 
