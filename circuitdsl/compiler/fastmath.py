@@ -27,9 +27,9 @@ When wired, the kernel cache key should include this file's source, since Numba'
 Accuracy (tests/compiler/test_fastmath.py measures it against mpmath): float64 exp, expm1,
 log, tanh, logistic at most 2 ulp over the whole range, special values (+-0, +-inf, NaN,
 overflow, underflow to subnormals and to 0, log of 0, negatives and subnormals) handled as
-IEEE/C99 specify. exp32, tanh32 and logistic32 work in float32 arithmetic (16 vector lanes
-on AVX-512), with e**x carried as a float32 pair where it feeds a division; expm1_32 and
-log32 compute in float64 and round once at the end (nearly correctly rounded, 8 lanes).
+IEEE/C99 specify. exp32, log32, tanh32 and logistic32 work in float32 arithmetic (16 vector
+lanes on AVX-512), with e**x carried as a float32 pair where it feeds a division; expm1_32
+computes in float64 and rounds once at the end (nearly correctly rounded, 8 lanes).
 
 Compilation choices, and why:
 - `fastmath` is off: exp's rounding step (k = x*log2e + 1.5*2**52, n = k - 1.5*2**52) is
@@ -133,6 +133,25 @@ def _scale_f32(typingctx, p, k):
     return types.float32(types.float32, types.float32), codegen
 
 
+@intrinsic
+def _split_f32(typingctx, x):
+    """x = 2**k * m with m in [sqrt(1/2), sqrt(2)), for positive normal float32 x: (k as
+    float32, m). In int32 IR, for the same reason as _scale_f32."""
+    if x != types.float32:
+        return None
+    ret = types.UniTuple(types.float32, 2)
+
+    def codegen(context, builder, sig, args):
+        i32 = ir.IntType(32)
+        ix = builder.bitcast(args[0], i32)
+        k = builder.ashr(builder.sub(ix, ir.Constant(i32, 0x3F3504F3)), ir.Constant(i32, 23))
+        m = builder.bitcast(builder.sub(ix, builder.shl(k, ir.Constant(i32, 23))), ir.FloatType())
+        kf = builder.sitofp(k, ir.FloatType())
+        return context.make_tuple(builder, ret, [kf, m])
+
+    return ret(types.float32), codegen
+
+
 # ---------------------------------------------------------------------------------------
 # Constants. Hexadecimal literals are exact; the tests check each against mpmath.
 
@@ -172,10 +191,12 @@ _G4F = tuple(np.float32(c) for c in (0.5, 0.16666573194992437, 0.041666549876818
 _G5 = (0.5000000014329165, 0.16666666682582046, 0.04166645638923536, 0.008333309977534509,
        0.001393458766275748, 0.00019892032101777532)
 # h(z) = (2 atanh(s)/s - 2)/z, z = s**2 <= (3 - 2 sqrt 2)**2: degree 6 (relative error of
-# log(m) about 4e-18) and degree 3 (1.6e-11) for float32.
+# log(m) about 4e-18).
 _H6 = (0.666666666666667, 0.399999999998992, 0.2857142862611452, 0.22222211112104948,
        0.1818289077802613, 0.15331666676597175, 0.146171283998073)
-_H3 = (0.6666666655426973, 0.40000122025712326, 0.2855079973020907, 0.23331040834029354)
+# degree 2 rounded to float32 (2.7e-9) for log32
+_H2F = tuple(np.float32(c) for c in (0.6666668506748816, 0.39988769144320513,
+                                      0.29580467653794346))
 
 
 def derive_coefficients():
@@ -208,7 +229,7 @@ def derive_coefficients():
             "_G4F": fit(g, -r * mp.mpf("1.01"), r * mp.mpf("1.01"), 5),
             "_T4F": fit(tanh_p, mp.mpf(0), mp.mpf("0.55") ** 2 * mp.mpf("1.001"), 5),
             "_H6": fit(h, mp.mpf(0), z, 7),
-            "_H3": fit(h, mp.mpf(0), z, 4),
+            "_H2F": fit(h, mp.mpf(0), z, 3),
         }
 
 
@@ -262,14 +283,6 @@ def _h6(z):
     p = _fma(p, z, c[4])
     p = _fma(p, z, c[3])
     p = _fma(p, z, c[2])
-    p = _fma(p, z, c[1])
-    return _fma(p, z, c[0])
-
-
-@njit(**_JIT)
-def _h3(z):
-    c = _H3
-    p = _fma(c[3], z, c[2])
     p = _fma(p, z, c[1])
     return _fma(p, z, c[0])
 
@@ -452,9 +465,9 @@ def log64(x):
 
 
 # ---------------------------------------------------------------------------------------
-# float32. expm1_32, log32: computed in float64 (every float32, subnormals included, is a
-# normal float64) with shorter polynomials, rounded once at the end.
-# exp32, tanh32, logistic32: float32 arithmetic throughout, for twice the vector lanes.
+# float32. expm1_32: computed in float64 (every float32, subnormals included, is a normal
+# float64) with a shorter polynomial, rounded once at the end.
+# exp32, log32, tanh32, logistic32: float32 arithmetic throughout, for twice the lanes.
 
 _EXP32_HI = 89.0                        # e**89 > float32 max
 _EXP32_LO = -104.0                      # e**-104 < 2**-150 (half the smallest subnormal)
@@ -478,7 +491,7 @@ _EXP32_HI_F = _F32(_EXP32_HI)
 _EXP32_LO_F = _F32(_EXP32_LO)
 _LOG2E_F = _F32(_LOG2E)
 _SHIFT_F = _F32(12582912.0)              # 1.5 * 2**23
-_LN2_HI_F = _F32(float.fromhex("0x1.62e4p-1"))      # 17 significant bits: n*hi exact, |n| <= 151
+_LN2_HI_F = _F32(float.fromhex("0x1.62e4p-1"))      # 16 significant bits: n*hi exact, |n| < 256
 _LN2_LO_F = _F32(float.fromhex("0x1.7f7d1cp-20"))   # ln2 - hi rounded to float32
 _ONE_F = _F32(1.0)
 _ZERO_F = _F32(0.0)
@@ -513,7 +526,7 @@ def _exp32_dd(x):
 @njit(**_JIT)
 def exp32(x):
     """e**x in float32, in float32 arithmetic throughout (twice the vector lanes of the
-    float64 path that expm1_32 and log32 take)."""
+    float64 path that expm1_32 takes)."""
     x = _EXP32_HI_F if x > _EXP32_HI_F else x
     x = _EXP32_LO_F if x < _EXP32_LO_F else x
     # as _exp32_dd with one degree less and no pair (measured: 0.86 against 0.75 ulp, in
@@ -595,21 +608,32 @@ def logistic32(x):
     return _fma(res, rcp, f0)
 
 
+_MIN_NORMAL_F = _F32(np.finfo(np.float32).tiny)
+_TWO24_F = _F32(16777216.0)              # 2**24, scales subnormal arguments of log32 to normal
+_HALF_F = _F32(0.5)
+_INF_F = _F32(math.inf)
+_NAN_F = _F32(math.nan)
+
+
 @njit(**_JIT)
 def log32(x):
-    """Natural logarithm in float32."""
-    xd = np.float64(x)
-    ix = _f64_bits(xd)
-    k = (ix - _SQRT_HALF_BITS) >> 52
-    m = _bits_f64(ix - (k << 52))
-    f = m - 1.0
-    s = f / (2.0 + f)
+    """Natural logarithm in float32 arithmetic, as log64 with a degree-2 polynomial."""
+    tiny = x < _MIN_NORMAL_F
+    scaled = x * _TWO24_F
+    xs = scaled if tiny else x
+    kf, m = _split_f32(xs)
+    kf = kf - (_F32(24.0) if tiny else _ZERO_F)
+    f = m - _ONE_F
+    s = f / (_TWO_F + f)
     z = s * s
-    y = _fma(_small_int_to_f64(k), _LN2, _fma(s * z, _h3(z), s + s))
-    twice = xd + xd
-    y = y if xd < _INF else twice
-    y = -_INF if xd == 0.0 else y
-    return np.float32(_NAN if xd < 0.0 else y)
+    c = _H2F
+    big_r = z * _fma(_fma(c[2], z, c[1]), z, c[0])
+    hfsq = _HALF_F * f * f
+    y = kf * _LN2_HI_F + (f - (hfsq - _fma(s, hfsq + big_r, kf * _LN2_LO_F)))
+    twice = x + x
+    y = y if x < _INF_F else twice       # +inf -> inf, NaN -> NaN
+    y = -_INF_F if x == _ZERO_F else y
+    return _NAN_F if x < _ZERO_F else y
 
 
 # ---------------------------------------------------------------------------------------
