@@ -15,7 +15,7 @@ import numpy as np
 from circuitdsl.agent import Agent
 from circuitdsl.circuits import category_learning
 from circuitdsl.environments import ClassificationEnvironment
-from circuitdsl.experiment import run_experiment
+from circuitdsl.circuits._classification import run_experiment
 
 REFERENCE = Path(__file__).resolve().parents[2] / "shared" / "data" / "stimuli_set.csv"
 

@@ -86,13 +86,3 @@ def run_trials(runner, n_trials, out=None, resume=False, progress=True):
             bar.set_postfix(runner.postfix(rows))
     bar.close()
     return rows
-
-
-# run_experiment moved to circuits/_classification.py with the classification runner (a
-# circuit's runner is its own, circuit.meta["runner"]). Forwarded only until
-# bench/category_learning_seeds.py imports it from there; then delete this block.
-def __getattr__(name):
-    if name == "run_experiment":
-        from circuitdsl.circuits import _classification   # temporary, see above
-        return _classification.run_experiment
-    raise AttributeError(f"module 'circuitdsl.experiment' has no attribute '{name}'")

@@ -199,10 +199,10 @@ class GradientProgram(BPTTSource):
         layout, arrays = self.lowered.layout, self.lowered.arrays
         self.P = {}
         for g in self.groups:
-            start = layout.param(g, next(iter(g.model.params))) if g.model.params else 0
-            n = len(g.model.params)
-            self.P[g.index] = arrays["P"][start:start + n * g.N].reshape(n, g.N).astype(
-                self.dtype) if n else np.zeros((0, g.N), self.dtype)
+            rows = [arrays["P"][layout.param(g, x):layout.param(g, x) + g.N]
+                    for x in g.model.params]
+            self.P[g.index] = np.stack(rows).astype(self.dtype) if rows else \
+                np.zeros((0, g.N), self.dtype)
         self.W, self.PTR, self.PRE = {}, {}, {}
         for p in self.projections:
             M, off = layout.synapses(p), layout.field(p, "w")

@@ -57,6 +57,11 @@ def nonfinite_flag(values):
     return "_bad |= " + " | ".join(f"({v} - {v} != 0.0)" for v in values)
 
 
+def _draws(exprs):
+    from circuitdsl.equations import RandomFunction
+    return any(e.atoms(RandomFunction) for e in exprs)
+
+
 def _expanded(m, statements):
     return [type(st)(st.target, st.op, m.expand(st.expr), st.line) for st in statements]
 
@@ -94,7 +99,8 @@ def update(fn, lowered, g):
     if not m.update:
         return
     names, loads = cg._group_names(fn, g)
-    fn.emit(1, f"for i in range({fn.off(key.size(g))}):")
+    n = key.size(g) if _draws(m.expand(st.expr) for st in m.update) else key.padded(g)
+    fn.emit(1, f"for i in range({fn.off(n)}):")    # whole vectors where it can (integrate)
     cg._emit_statements(fn, 2, g, _expanded(m, m.update), names, loads, lowered.stream(g))
     fn.emit(2, nonfinite_flag(names[x] for x in dict.fromkeys(st.target for st in m.update)))
 
@@ -106,10 +112,14 @@ def integrate(fn, lowered, g):
     names, loads = cg._group_names(fn, g)
     spike = m.spike
     held = {s.target for s in m.spike_reset} if spike is not None else set()
-    fn.emit(1, f"for i in range({fn.off(key.size(g))}):")
+    refr = spike is not None and spike.refractory not in (0, 0.0, None)
+    # Whole vectors (layout.VECTOR), except where a unit's loop reads per-unit data that is
+    # not padded (a refractory group's spike times) or draws random numbers (the padding must
+    # not consume draws).
+    n = key.size(g) if refr or _draws(m.expand(e) for e in m.ode.values()) else key.padded(g)
+    fn.emit(1, f"for i in range({fn.off(n)}):")
     exprs = [m.expand(e) for e in m.ode.values()] + [sp.Symbol(x, real=True) for x in m.ode]
     cg._emit_loads(fn, 2, loads, exprs)
-    refr = spike is not None and spike.refractory not in (0, 0.0, None)
     if refr:
         r = spike.refractory
         if isinstance(r, str):

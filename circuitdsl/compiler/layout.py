@@ -11,12 +11,28 @@ from __future__ import annotations
 import numpy as np
 
 
+#: Rows of a group's states, parameters and inputs hold a multiple of this many units (8
+#: float64 lanes of AVX-512), so the integration loop runs over whole vectors and no unit
+#: falls into a scalar remainder loop; the padding units copy unit 0 and nothing reads them.
+VECTOR = 8
+
+
+def padded_size(n):
+    return -(-n // VECTOR) * VECTOR
+
+
 class key:
     """The spelling of layout entries (one place; nothing outside the compiler uses them)."""
 
     @staticmethod
     def size(g):
         return f"N_{g.name}"
+
+    @staticmethod
+    def padded(g):
+        """The group's units rounded up to whole vectors (VECTOR): the length of its state,
+        parameter and input rows, and of the integration and update loops."""
+        return f"NP_{g.name}"
 
     @staticmethod
     def state(g, var):

@@ -13,7 +13,7 @@ import numpy as np
 
 from circuitdsl.compiler.bind import bind_projection
 from circuitdsl.compiler.ir import Group, Lowered, Projection
-from circuitdsl.compiler.layout import Layout, key
+from circuitdsl.compiler.layout import Layout, key, padded_size
 from circuitdsl.compiler.rng import seed_streams
 from circuitdsl.compiler.schedule_order import topological_groups
 from circuitdsl.errors import ValidationError
@@ -85,25 +85,29 @@ def _lay_out_groups(groups, network, layout, arrays):
     s_off = p_off = i_off = 0
     for g in groups:
         m = g.model
+        NP = padded_size(g.N)
         layout.add(key.size(g), g.N, literal=True)
-        st = np.zeros((len(m.states), g.N))
+        layout.add(key.padded(g), NP, literal=True)
+        st = np.zeros((len(m.states), NP))
         for j, name in enumerate(m.states):
             for path, pop, off in g.pops:
                 st[j, off:off + pop.N] = pop.init_values(name)
-            layout.add(key.state(g, name), s_off + j * g.N, literal=True)
+            layout.add(key.state(g, name), s_off + j * NP, literal=True)
+        _pad(st, g.N)
         s_chunks.append(st.ravel())
         s_off += st.size
-        pa = np.zeros((len(m.params), g.N))
+        pa = np.zeros((len(m.params), NP))
         for j, name in enumerate(m.params):
             for path, pop, off in g.pops:
                 realised = network.params.get(path, {})
                 pa[j, off:off + pop.N] = realised.get(name, pop.param_values(name))
-            layout.add(key.param(g, name), p_off + j * g.N, literal=True)
+            layout.add(key.param(g, name), p_off + j * NP, literal=True)
+        _pad(pa, g.N)
         p_chunks.append(pa.ravel())
         p_off += pa.size
         for j, name in enumerate(m.inputs):
-            layout.add(key.input(g, name), i_off + j * g.N, literal=True)
-        i_off += len(m.inputs) * g.N
+            layout.add(key.input(g, name), i_off + j * NP, literal=True)
+        i_off += len(m.inputs) * NP
         layout.add(key.spikes(g), k_size, literal=True)      # spike flag, last spike time, previous condition
         k_size += 3 * g.N if m.spike is not None else 0
     arrays["S"] = _cat(s_chunks, float)
@@ -191,6 +195,13 @@ def _lay_out_projections(projections, groups, layout, arrays):
     for name in ("PRE", "POST", "LPOST", "PTR", "PPTR", "PORD"):
         arrays[name] = _cat(chunks[name], np.int64)
     arrays["DB"] = np.zeros(d_off)
+
+
+def _pad(rows, n):
+    """Padding units copy unit 0: finite values, so the finiteness check never trips on them
+    (they are integrated with the rest and read by nothing)."""
+    if n and rows.shape[1] > n:
+        rows[:, n:] = rows[:, :1]
 
 
 def _cat(chunks, dtype):
