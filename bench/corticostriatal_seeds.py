@@ -15,6 +15,10 @@ OUT/table.md get one row per run with the acceptance numbers:
   of trials 1-20 below the extreme (2 or 1) and more than 40 of trials 40-100 below it;
 - accuracy per block of 100 trials and the mean wall and CPU seconds per trial.
 
+OUT/learning_curves.png draws every run's 40-trial running mean on one figure (STA solid,
+no STA dashed) with the published description as bands: the STA runs settle at 85-100 %,
+the non-STA runs stay at 35-70 % after the first ~20 trials (reference page §9).
+
 `--summarize` only rebuilds the table from the run directories.
 """
 from __future__ import annotations
@@ -96,6 +100,31 @@ def write_table(out, rows):
     return lines
 
 
+def draw_curves(out, runs):
+    """All running means on one figure, beside the published ranges."""
+    import matplotlib
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    fig, ax = plt.subplots(figsize=(8.5, 4.5))
+    ax.axhspan(0.85, 1.0, color="tab:blue", alpha=0.08, label="published STA: 85-100 % late")
+    ax.axhspan(0.35, 0.70, color="tab:orange", alpha=0.08,
+               label="published non-STA: 35-70 % after trial ~20")
+    for (tag, seed), correct in runs.items():
+        run = running_mean(correct)
+        ax.plot(np.arange(1, len(run) + 1), run, "-" if tag == "sta" else "--", lw=1.2,
+                color="tab:blue" if tag == "sta" else "tab:orange", alpha=0.85,
+                label=f"{'STA' if tag == 'sta' else 'no STA'} seed {seed}")
+    ax.axhline(0.5, color="grey", ls=":", lw=1)
+    ax.set_ylim(0, 1.02)
+    ax.set_xlabel("trial")
+    ax.set_ylabel(f"accuracy, {WINDOW}-trial running mean")
+    ax.set_title("corticostriatal: STA vs no STA")
+    ax.legend(fontsize=7, ncol=2, frameon=False, loc="lower right")
+    fig.tight_layout()
+    fig.savefig(out / "learning_curves.png", dpi=120)
+    plt.close(fig)
+
+
 def main(argv=None):
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--seeds", type=int, nargs="+", default=[1, 2, 3, 4, 5])
@@ -112,7 +141,7 @@ def main(argv=None):
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
     conditions = [s for s in ("true", "false") if args.sta in (s, "both")]
-    rows = []
+    rows, curves = [], {}
     for sta in conditions:
         tag = "sta" if sta == "true" else "nosta"
         for seed in args.seeds:
@@ -133,9 +162,12 @@ def main(argv=None):
                         cpu=prior["cpu"] + cpu, trials=prior["trials"] + args.trials - done)))
             if (run_dir / "trace.csv").exists():
                 rows.append(row_of(run_dir, tag, seed))
+                curves[(tag, seed)] = np.asarray(
+                    [float(r["correct"]) for r in read_trace(run_dir / "trace.csv")])
                 print(rows[-1], flush=True)
     if rows:
         print("\n".join(write_table(out, rows)))
+        draw_curves(out, curves)
 
 
 if __name__ == "__main__":
