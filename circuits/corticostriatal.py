@@ -55,6 +55,11 @@ PARAM_HELP = {
     "stimuli": "a CSV of 225-pixel images with a category column (e.g. the original "
                "image_example.csv); none = the generated dot images (datasets_big.py)",
     "stimuli_seed": "seed of the generated dot images",
+    "VC.density": "Bernoulli density of the WTA -> WTA excitatory pairs inside VC",
+    "PFC.density": "Bernoulli density of the WTA -> WTA excitatory pairs inside PFC",
+    "stimulus.weight": "pixel -> VC cell gain: I_in = w * pixel (uA/cm^2)",
+    "LC.weight": "ascending 16-Hz mass -> both cortices' ff_inh: I_asc = w * r_e",
+    "ITN.weight": "ITN mass -> cholinergic cell: I_asc = w * r_e",
     "tan_nrn->STR": "open question Q2: true = the cholinergic cell drives every MSN of both "
                     "striata (AMPA); false = no such edge",
     "pallidal_rule": "open question Q1: rule of the edges into GPi and GPe (STR->GPi, "
