@@ -190,7 +190,7 @@ def test_float32_within_2ulp(name, loops):
 @pytest.mark.parametrize("name", sorted(F64))
 def test_float64_dense_sweep(name, loops):
     worst, at = _worst64(name, 200_000, seed=1, get=loops)
-    print(f"\n{name}64: worst {worst:.3f} ulp at {at!r} over 200k points")
+    print(f"\n{name} float64: worst {worst:.3f} ulp at {at!r} over 200k points")
     assert worst <= MAX_ULP
 
 
@@ -198,7 +198,7 @@ def test_float64_dense_sweep(name, loops):
 @pytest.mark.parametrize("name", sorted(F32))
 def test_float32_dense_sweep(name, loops):
     worst, at = _worst32(name, 2_000_000, seed=1, get=loops)
-    print(f"\n{name}32: worst {worst:.3f} ulp at {at!r} over 3M points")
+    print(f"\n{name} float32: worst {worst:.3f} ulp at {at!r} over 3M points")
     assert worst <= MAX_ULP
 
 
