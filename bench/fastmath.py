@@ -133,7 +133,8 @@ def vector_report(dispatcher, sig):
     packed = len(PACKED.findall(asm))
     # a vectorised loop that still calls libm once per lane is not vector code
     scalar_calls = len(LIBM_CALL.findall(asm))
-    return bool(widths) and packed > 0 and not scalar_calls, (max(widths) if widths else 1), scalar_calls
+    vectorised = bool(widths) and packed > 0 and not scalar_calls
+    return vectorised, (max(widths) if widths else 1), scalar_calls
 
 
 def best_time(run, xs, out, reps):
@@ -180,7 +181,8 @@ def main():
     print(f"N = {args.n}, fastest of {args.reps} passes (process CPU time), ns per element")
     rng = np.random.default_rng(0)
     rows = []
-    header = f"{'function':<18} {'ours':>7} {'libm':>7} {'numpy':>7}  {'ours vec':<14} {'libm vec':<16}"
+    header = (f"{'function':<18} {'ours':>7} {'libm':>7} {'numpy':>7}  "
+              f"{'ours vec':<14} {'libm vec':<16}")
     print(header)
     for name, dt, sample, ours_py, libm_py, np_fn in _loops():
         if args.only and args.only not in name:
@@ -203,8 +205,8 @@ def main():
             # LLVM may widen the loop and still call libm once per lane
             return f"no (libm x{v[1]})" if v[2] and v[1] > 1 else "no"
 
-        print(f"{name:<18} {t_ours:7.2f} {t_libm:7.2f} {t_np:7.2f}  {fmt(v_ours):<14} {fmt(v_libm):<16}",
-              flush=True)
+        print(f"{name:<18} {t_ours:7.2f} {t_libm:7.2f} {t_np:7.2f}  "
+              f"{fmt(v_ours):<14} {fmt(v_libm):<16}", flush=True)
         rows.append(dict(function=name, ours_ns=t_ours, libm_ns=t_libm, numpy_ns=t_np,
                          ours_vectorised=v_ours[0], ours_width=v_ours[1],
                          libm_vectorised=v_libm[0], libm_width=v_libm[1]))

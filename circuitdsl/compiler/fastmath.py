@@ -159,9 +159,12 @@ _SHIFT = 6755399441055744.0            # 1.5 * 2**52: adding it rounds to an int
 _SHIFT_BITS = 0x4338000000000000       # its bits; bits(_SHIFT + j) = _SHIFT_BITS + j, |j| < 2**51
 _LOG2E = 1.4426950408889634            # log2(e) rounded
 _LN2 = float.fromhex("0x1.62e42fefa39efp-1")
-_LN2_HI = float.fromhex("0x1.62e42fee00000p-1")   # 32 significant bits: n*_LN2_HI exact for |n| < 2**21
-_LN2_LO = float.fromhex("0x1.a39ef35793c76p-33")  # ln2 - _LN2_HI rounded
-_SQRT_HALF_BITS = 0x3FE6A09E667F3BCD    # bits of sqrt(1/2): mantissas are taken in [sqrt(1/2), sqrt(2))
+# ln2 = _LN2_HI + _LN2_LO: the high part has 32 significant bits, so n*_LN2_HI is exact for
+# |n| < 2**21; the low part is the rest, rounded
+_LN2_HI = float.fromhex("0x1.62e42fee00000p-1")
+_LN2_LO = float.fromhex("0x1.a39ef35793c76p-33")
+# bits of sqrt(1/2): log takes mantissas in [sqrt(1/2), sqrt(2))
+_SQRT_HALF_BITS = 0x3FE6A09E667F3BCD
 _TWO54 = 18014398509481984.0           # 2**54, scales subnormal arguments of log to normal
 _MIN_NORMAL = 2.2250738585072014e-308
 _INF = math.inf

@@ -344,6 +344,24 @@ def test_generic_names_dispatch_on_type():
     assert fm.fm_exp(np.float32(0.75)) == fm.exp32(np.float32(0.75))
     assert fm.fm_logistic(2.0) == fm.logistic64(2.0)
 
+    @njit(error_model="numpy")
+    def ints(n):
+        return fm.fm_exp(n), fm.fm_ipow(n, 3)
+
+    e, cube = ints(2)                    # integers are taken as float64
+    assert e == fm.exp64(2.0) and cube == 8.0 and isinstance(cube, float)
+
+
+def test_ipow_needs_a_literal_exponent():
+    from numba.core.errors import TypingError
+
+    @njit
+    def runtime_power(x, n):
+        return fm.fm_ipow(x, n)
+
+    with pytest.raises(TypingError):
+        runtime_power(2.0, 3)
+
 
 def test_constants_against_mpmath():
     with mp.workprec(200):
