@@ -352,6 +352,31 @@ def test_generic_names_dispatch_on_type():
     assert e == fm.exp64(2.0) and cube == 8.0 and isinstance(cube, float)
 
 
+def test_fast_math_callers_get_the_same_bits(loops):
+    """LLVM inlining keeps each instruction's own flags, so a caller compiled with
+    fastmath=True cannot fold away the rounding step of the range reduction."""
+    def each(xs):
+        out = np.empty((5, xs.size), dtype=xs.dtype)
+        for i in range(xs.size):
+            x = xs[i]
+            out[0, i] = fm.fm_exp(x)
+            out[1, i] = fm.fm_expm1(x)
+            out[2, i] = fm.fm_log(x)
+            out[3, i] = fm.fm_tanh(x)
+            out[4, i] = fm.fm_logistic(x)
+        return out
+
+    fast = njit(fastmath=True, error_model="numpy")(each)
+    xs = np.random.default_rng(5).uniform(-30.0, 30.0, 5000)
+    xs[::7] = np.abs(xs[::7])
+    for arr in (xs, xs.astype(np.float32)):
+        want = np.stack([loops(f)(arr) for f in ((F32 if arr.dtype == np.float32 else F64)[k]
+                                                  for k in ("exp", "expm1", "log", "tanh",
+                                                            "logistic"))])
+        got = fast(arr)
+        assert np.array_equal(got, want, equal_nan=True), arr.dtype
+
+
 def test_ipow_needs_a_literal_exponent():
     from numba.core.errors import TypingError
 
