@@ -397,9 +397,15 @@ def test_constants_against_mpmath():
         assert fm._SHIFT == 1.5 * 2.0 ** 52
         assert struct.pack("<q", fm._SHIFT_BITS) == struct.pack("<d", fm._SHIFT)
         assert struct.pack("<q", fm._SQRT_HALF_BITS) == struct.pack("<d", float(mp.sqrt(0.5)))
+        assert fm._LN2_LO_F == np.float32(float(ln2 - mp.mpf(float(fm._LN2_HI_F))))
+        assert struct.pack("<f", fm._SHIFT_F) == struct.pack("<i", 0x4B400000)  # _scale_f32
     # n*_LN2_HI exact for every n the reduction produces: _LN2_HI has 32 significant bits
     mant = int(fm._LN2_HI.hex()[4:-4].ljust(13, "0"), 16)
     assert mant % (1 << 20) == 0
+    # and the float32 high part 16 (|n| <= 151 in float32 needs 8 bits of the 24)
+    mant32 = struct.unpack("<i", struct.pack("<f", fm._LN2_HI_F))[0] & 0x7FFFFF
+    assert mant32 % (1 << 8) == 0
+    assert abs(float(fm._LN2_HI_F) - float(ln2)) < 2.0 ** -16
 
 
 def test_coefficients_are_the_documented_fits():
