@@ -4,7 +4,8 @@ For each function and precision, three loops over the same array of N elements, 
 process: `out[i] = ours(x[i])`, `out[i] = math.f(x[i])` (libm through Numba), and NumPy's
 whole-array ufunc for reference. Times are the fastest of --reps passes in CPU time of the
 process, in ns per element. Inputs: uniform in [-10, 10] (exp, expm1, tanh, logistic),
-log-uniform in [1e-3, 1e3] (log), uniform in [0, 1] (powers).
+log-uniform in [1e-3, 1e3] (log), uniform in [0, 1] (powers). "HH rates" is a composite: the
+six Hodgkin-Huxley rate functions (six exponentials) and m**3 h + n**4 in one loop body.
 Each Numba loop's machine code is inspected: "vector" means its LLVM IR has vector types
 (<N x double> / <N x float>), its assembly packed floating-point arithmetic (…pd/…ps on
 xmm/ymm/zmm registers) and no call of a libm function; the widest vector type is printed.
@@ -89,6 +90,48 @@ def _loops():
         out += 1
         np.reciprocal(out, out=out)
 
+    # Hodgkin-Huxley gating rates at potential v (mV): six exponentials and two powers in
+    # one loop body, as a generated kernel would have them.
+    def hh_ours(xs, out):
+        for i in range(xs.size):
+            v = xs[i]
+            am = 0.1 * (v + 40.0) / (1.0 - fm.fm_exp(-(v + 40.0) / 10.0))
+            bm = 4.0 * fm.fm_exp(-(v + 65.0) / 18.0)
+            ah = 0.07 * fm.fm_exp(-(v + 65.0) / 20.0)
+            bh = 1.0 / (1.0 + fm.fm_exp(-(v + 35.0) / 10.0))
+            an = 0.01 * (v + 55.0) / (1.0 - fm.fm_exp(-(v + 55.0) / 10.0))
+            bn = 0.125 * fm.fm_exp(-(v + 65.0) / 80.0)
+            m = am / (am + bm)
+            n = an / (an + bn)
+            out[i] = fm.fm_ipow(m, 3) * (ah / (ah + bh)) + fm.fm_ipow(n, 4)
+
+    def hh_libm(xs, out):
+        for i in range(xs.size):
+            v = xs[i]
+            am = 0.1 * (v + 40.0) / (1.0 - math.exp(-(v + 40.0) / 10.0))
+            bm = 4.0 * math.exp(-(v + 65.0) / 18.0)
+            ah = 0.07 * math.exp(-(v + 65.0) / 20.0)
+            bh = 1.0 / (1.0 + math.exp(-(v + 35.0) / 10.0))
+            an = 0.01 * (v + 55.0) / (1.0 - math.exp(-(v + 55.0) / 10.0))
+            bn = 0.125 * math.exp(-(v + 65.0) / 80.0)
+            m = am / (am + bm)
+            n = an / (an + bn)
+            out[i] = m ** 3 * (ah / (ah + bh)) + n ** 4
+
+    def hh_np(v, out):
+        am = 0.1 * (v + 40.0) / (1.0 - np.exp(-(v + 40.0) / 10.0))
+        bm = 4.0 * np.exp(-(v + 65.0) / 18.0)
+        ah = 0.07 * np.exp(-(v + 65.0) / 20.0)
+        bh = 1.0 / (1.0 + np.exp(-(v + 35.0) / 10.0))
+        an = 0.01 * (v + 55.0) / (1.0 - np.exp(-(v + 55.0) / 10.0))
+        bn = 0.125 * np.exp(-(v + 65.0) / 80.0)
+        m = am / (am + bm)
+        n = an / (an + bn)
+        out[:] = m ** 3 * (ah / (ah + bh)) + n ** 4
+
+    def volts(rng, n):
+        return rng.uniform(-80.0, 40.0, n)
+
     def sym(rng, n):
         return rng.uniform(-10.0, 10.0, n)
 
@@ -116,6 +159,7 @@ def _loops():
             (f"ipow(x,4) f{suffix}", dt, unit, fourth_ours, fourth_numba,
              lambda x, o: np.power(x, 4, out=o)),
         ]
+    table.append(("HH rates f64", np.float64, volts, hh_ours, hh_libm, hh_np))
     return table
 
 
