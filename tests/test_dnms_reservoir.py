@@ -146,6 +146,17 @@ def test_task_inputs_and_error():
     assert [task.trial_type(k) for k in (1, 2, 3, 4, 5)] == [0, 1, 2, 3, 0]
 
 
+def test_error_falls_within_500_trials():
+    """Original protocol, seed 3 (a fast learner): the median error of trials 401-500 is below
+    0.7 x that of trials 1-100, before learning starts (measured: 0.47; 0.90 with learning
+    switched off, learn_after=10**6). Slower seeds fall no more than that by trial 500 (seeds
+    1 and 2: 0.81 and 0.91), hence one fixed seed here and the 1500-trial tests below."""
+    from circuitdsl.experiment import run_trials
+    runner = dnms_reservoir.DNMSRunner(dnms_reservoir.build(), seed=3)
+    err = np.array([float(r["error"]) for r in run_trials(runner, 500, progress=False)])
+    assert np.median(err[400:]) < 0.7 * np.median(err[:100])
+
+
 @pytest.mark.slow
 @pytest.mark.parametrize("seed", [1, 2])
 def test_error_falls_within_1500_trials(seed):
