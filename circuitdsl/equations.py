@@ -64,8 +64,6 @@ BUILTINS = {
     "uniform": (uniform, 2),
 }
 CONSTANTS = {"pi": sp.pi, "eps": sp.Float(2.220446049250313e-16)}
-# Always defined inside a kernel.
-TIME_NAMES = ("t", "dt")
 
 
 class EquationError(ValidationError):

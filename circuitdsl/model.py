@@ -172,6 +172,7 @@ class Model(_Scoped):
         # discrete-time map x <- f(x, inputs) (e.g. LTTB's compartments), so it may read inputs.
         self.update = self._statements(update, assignable, "update")
         self.spike = spike
+        self.spike_reset = []     # statements run at a spike (none without a spike)
         if spike is not None:
             cond_line = split_lines(name, f"_spike = {spike.condition}")[0]
             self.spike_condition = parse_expression(f"{name} spike condition", cond_line, ns)

@@ -57,6 +57,23 @@ def nonfinite_flag(values):
     return "_bad |= " + " | ".join(f"({v} - {v} != 0.0)" for v in values)
 
 
+def constant_params(lowered, g):
+    """Parameters of group g that no statement of the kernel assigns (events, on_step,
+    update, spike resets, and edges' on_pre, delayed arrivals and events): constant during
+    one kernel call, so values computed from them alone can be computed once per call."""
+    m = g.model
+    assigned = {st.target for st in m.on_step} | {st.target for st in m.update} | \
+        {st.target for st in m.spike_reset} | \
+        {st.target for sts in m.event_statements for st in sts}
+    for p in lowered.projections:
+        statements = list(p.on_pre) + [st for _, sts in p.events for st in sts]
+        for side, grp in (("post.", p.post), ("pre.", p.pre)):
+            if grp is g:
+                assigned |= {st.target[len(side):] for st in statements
+                             if st.target.startswith(side)}
+    return set(m.params) - assigned
+
+
 def _draws(exprs):
     from circuitdsl.equations import RandomFunction
     return any(e.atoms(RandomFunction) for e in exprs)
@@ -126,7 +143,8 @@ def integrate(fn, lowered, g):
             fn.emit(2, loads[r])
             r = names[r]
         fn.emit(2, f"refr = t < SPK[{fn.off(key.spikes(g))} + {fn.off(key.size(g))} + i] + {r}")
-    updates = cg._emit_scheme(fn, 2, g, names, lowered.stream(g))
+    updates = cg._emit_scheme(fn, 2, g, names, lowered.stream(g),
+                              constant=constant_params(lowered, g) | {"dt"}, loads=loads)
     for x, new in updates:
         if refr and x in held:
             fn.emit(2, "if not refr:")

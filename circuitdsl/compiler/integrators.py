@@ -223,15 +223,16 @@ def rk4(rhs):
 EXP_EULER_SMALL_A = 1e-12
 
 
-def exponential_step(x, A, B, dt):
+def exponential_step(x, A, B, dt, E=None):
     """x' = A x + B over dt with A, B held: x_inf + (x - x_inf)*exp(A dt), x_inf = -B/A, and
     for |A| < 1e-12 the Euler step x + dt*(A x + B), its limit to first order in A dt. One
     Piecewise, so the kernel and the gradient path take the same branch at A = 0 (the kernel
     evaluates only the branch taken, so -B/A is never computed there) and sympy
     differentiates each branch (finite at A = 0). x - x_inf is written x + B/A: the same
-    floating-point value, negation being exact."""
+    floating-point value, negation being exact. `E`, if given, is a Value holding
+    exp(A*dt) (computed once per kernel call where A depends on constant parameters only)."""
     x_inf = _mul(-1, _div(B, A))
-    decay = _mul(_add(x, _div(B, A)), sp.exp(_mul(A, dt)))
+    decay = _mul(_add(x, _div(B, A)), sp.exp(_mul(A, dt)) if E is None else E)
     return sp.Piecewise((_add(x, _mul(dt, _add(_mul(A, x), B))), sp.Abs(A) < EXP_EULER_SMALL_A),
                         (_add(x_inf, decay), True))
 
@@ -241,17 +242,21 @@ def exponential_euler(rhs):
     """Exponential Euler: for x' = A x + B with A, B free of x, the exact step with A, B held
     over dt (`exponential_step`); Euler for a state whose equation is not linear in it. First
     order in general, exact for linear equations with constant coefficients."""
-    coeffs, new = [], {}
+    coeffs, decays, new = [], [], {}
     for x in rhs.states:
         sym, f = rhs.x[x], rhs.odes[x]
         a = sp.diff(f, sym)
         if a != 0 and sym not in a.free_symbols:
             A, B = Value(f"_A_{x}", real=True), Value(f"_B_{x}", real=True)
-            coeffs += [(A, a), (B, f.xreplace({sym: 0}))]
-            new[x] = exponential_step(sym, A, B, rhs.dt)
+            E = Value(f"_E_{x}", real=True)       # exp(A dt), a value of its own so that a
+            coeffs += [(A, a), (B, f.xreplace({sym: 0}))]     # constant A's is computed once
+            decays.append((E, sp.exp(_mul(A, rhs.dt))))
+            new[x] = exponential_step(sym, A, B, rhs.dt, E)
         else:
             k = Value(f"k0_{x}", real=True)
             coeffs.append((k, f))
             new[x] = _add(sym, _mul(rhs.dt, k))
     step, values = rhs.assign("n", new)
-    return Update((Stage(tuple(coeffs), (), "_c"), step), values)
+    stages = (Stage(tuple(coeffs), (), "_c"),) + ((Stage(tuple(decays)),) if decays else ()) + \
+        (step,)
+    return Update(stages, values)

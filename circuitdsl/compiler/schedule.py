@@ -163,6 +163,7 @@ def emit_steps(ctx):
     """The step loop: the pre-step phases at depth 2, then SCHEDULE's phases, re-indented
     into the loop."""
     fn = ctx.fn
+    loop = len(fn.body)
     fn.emit(1, "for k in range(k0, k0 + n_steps):")
     fn.emit(2, "t = k * dt")
     for _, phase in PRE_STEP:
@@ -171,6 +172,8 @@ def emit_steps(ctx):
     for _, phase in SCHEDULE:
         phase(ctx)
     fn.body[body_start:] = ["    " + ln for ln in fn.body[body_start:]]
+    # values the phases found constant over the call, computed once before the loop
+    fn.body[loop:loop] = fn.prelude
 
 
 def emit_teardown(ctx):

@@ -135,8 +135,10 @@ def test_kernel_prints_the_old_order_of_operations():
     assert "y1_x = s_x + ((1/2)*dt)*k0_x" in lines and "y3_x = s_x + dt*k2_x" in lines
     lines, _ = kernel_lines(MIXED, "exponential_euler")
     lines = [ln.replace("math.exp(", "_exp(") for ln in lines]   # either spelling of exp
+    # exp(A dt) is a value of its own (computed once per call where A is constant)
+    assert "_E_x = _exp(_A_x*dt)" in lines
     assert ("n_x = ((s_x + dt*(_A_x*s_x + _B_x)) if (abs(_A_x) < 1e-12) else "
-            "(-_B_x/_A_x + (s_x + _B_x/_A_x)*_exp(_A_x*dt)))") in lines
+            "(-_B_x/_A_x + (s_x + _B_x/_A_x)*_E_x))") in lines
     assert "n_y = s_y + dt*k0_y" in lines
 
 

@@ -95,3 +95,40 @@ def test_printer_uses_the_name_map_and_draws_from_the_stream():
         assert "no value for 'unknown'" in str(err)
     else:
         raise AssertionError("an unknown symbol must be refused")
+
+
+DECAY = Model("Decay", "dG/dt = -G/tau + I", states=dict(G=0.0), params=dict(tau=5.0, c=1.0),
+              inputs=("I",))
+
+
+def _decay_source(model):
+    c = Circuit("d")
+    c.add(Population("A", model, 3, synapse=Synapse("s", current="I += w*pre.G")))
+    c.connect("A", "A", weight=np.full((3, 3), 0.1))
+    return generate(lower(c.build(0), 0.1))
+
+
+def test_values_of_constant_parameters_are_computed_once_before_the_step_loop():
+    trial = _decay_source(DECAY)
+    trial = trial[trial.index("def trial("):trial.index("def trials(")]
+    loop = trial.index("for k in range(")
+    # exponential Euler's A = -1/tau and exp(A dt) read only tau and dt: before the loop
+    assert 0 < trial.index("_A_G = -1/p_tau") < loop
+    assert 0 < trial.index("_E_G = _exp(_A_G*dt)") < loop
+    assert trial.index("_E_G = _pc_g0__E_G[i]") > loop
+    assert "_exp(_A_G*dt)" not in trial[loop:]
+
+
+def test_a_parameter_an_event_assigns_is_not_constant():
+    from circuitdsl.compiler.group_code import constant_params
+    from circuitdsl.model import Event
+    latched = Model("Latched", "dG/dt = -G/tau + I", states=dict(G=0.0),
+                    params=dict(tau=5.0, c=1.0), inputs=("I",),
+                    events=[Event("tau = 2*tau", at=1.0)])
+    c = Circuit("d")
+    c.add(Population("A", latched, 2))
+    low = lower(c.build(0), 0.1)
+    assert constant_params(low, low.groups[0]) == {"c"}
+    trial = _decay_source(latched)
+    trial = trial[trial.index("def trial("):trial.index("def trials(")]
+    assert "_pc_" not in trial and "_E_G = _exp(_A_G*dt)" in trial
