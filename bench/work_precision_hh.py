@@ -19,6 +19,9 @@ per simulated second, median of --repeats runs:
         [--no-net48] [--no-scipy] [--brian2-python /tmp/b2venv/bin/python]
     python bench/work_precision_hh.py plot  [--out ...] [--png docs/figures/work-precision-hh.png]
     python bench/work_precision_hh.py table [--out ...]          # markdown, for docs/accuracy.md
+    python bench/work_precision_hh.py stability [--method rk4] [--dts 0.025 0.04 0.042 ...]
+        [--category-trials 10]      # where the method diverges; category-learning trial cost
+    python bench/work_precision_hh.py category-cost [--settings exponential_euler@0.05 rk4@0.025]
     /tmp/b2venv/bin/python bench/work_precision_hh.py brian2-worker --method rk4 --dt 0.01
 
 Brian2 2.9.0 does not import with NumPy >= 2.4: its points are measured by running this file
@@ -357,6 +360,79 @@ def table(a):
               f"{f(r.get('six_cpu_s'), '.3g')} | {f(r.get('net48_cpu_s'), '.3g')} |")
 
 
+def stability(a):
+    """Where explicit methods stop being usable: for each dt, does the six-neuron problem stay
+    finite over 1 s (and its error), does the 48-neuron network, and does the category-learning
+    circuit over a few trials (with its CPU seconds per trial, median)."""
+    import hh_network
+    from hh_network_spec import make_spec
+
+    from circuitdsl.agent import Agent
+    from circuitdsl.circuits.category_learning import build
+    from circuitdsl.errors import SimulationError
+    from circuitdsl.simulator import Simulator
+    ref = ref_mod.reference(DURATION)
+    with tempfile.TemporaryDirectory() as tmp:
+        path = os.path.join(tmp, "spec.npz")
+        make_spec(path, duration=DURATION, seed=0)
+        spec = dict(np.load(path))
+    for dt in a.dts:
+        row = dict(method=a.method, dt=dt)
+        try:
+            row.update(_score(ref, ref_mod.ours(a.method, dt, DURATION)))
+        except SimulationError as e:
+            row["six"] = "diverged: " + str(e).splitlines()[0][:120]
+        c, _, _ = hh_network.circuit_from_spec(spec)
+        try:
+            Simulator(c, dt=dt, method=a.method).run(DURATION)
+            row["net48"] = "finite"
+        except SimulationError as e:
+            row["net48"] = "diverged: " + str(e).splitlines()[0][:120]
+        if a.category_trials:
+            # the trial loop of bench/category_trial.py, at this method and dt
+            agent = Agent(build(), dt=dt, seed=1, method=a.method)
+            try:
+                agent.warmup(200.0)
+                ts = []
+                for k in range(a.category_trials):
+                    t0 = time.process_time()
+                    agent.run_trial(k)
+                    agent.learn(1.0)
+                    ts.append(time.process_time() - t0)
+                row["category"] = f"finite over {a.category_trials} trials"
+                row["category_cpu_s_per_trial"] = float(np.median(ts))
+            except SimulationError as e:
+                row["category"] = "diverged: " + str(e).splitlines()[0][:120]
+        print(json.dumps(row), flush=True)
+
+
+def category_cost(a):
+    """CPU seconds per category-learning trial (the loop of bench/category_trial.py) for each
+    setting, in one process, interleaved in rounds so that load on a shared machine falls on
+    all of them alike; median over all trials."""
+    from circuitdsl.agent import Agent
+    from circuitdsl.circuits.category_learning import build
+    settings = [(m, float(d)) for m, d in (x.split("@") for x in a.settings)]
+    agents, times = {}, {s: [] for s in settings}
+    for method, dt in settings:
+        agents[(method, dt)] = agent = Agent(build(), dt=dt, seed=1, method=method)
+        agent.warmup(200.0)
+        agent.run_trial(0)   # first trial outside the timing
+        agent.learn(1.0)
+    for rnd in range(a.rounds):
+        for s in settings:
+            for k in range(a.trials):
+                t0 = time.process_time()
+                agents[s].run_trial(1 + rnd * a.trials + k)
+                agents[s].learn(1.0)
+                times[s].append(time.process_time() - t0)
+    base = float(np.median(times[settings[0]]))
+    for s in settings:
+        med = float(np.median(times[s]))
+        print(json.dumps(dict(method=s[0], dt=s[1], cpu_s_per_trial=round(med, 4),
+                              relative_to_first=round(med / base, 2), n_trials=len(times[s]))))
+
+
 def main(argv=None):
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     sub = ap.add_subparsers(dest="cmd", required=True)
@@ -375,12 +451,22 @@ def main(argv=None):
     p.add_argument("--png", default=DEFAULT_PNG)
     t = sub.add_parser("table")
     t.add_argument("--out", default=DEFAULT_OUT)
+    st = sub.add_parser("stability")
+    st.add_argument("--method", default="rk4")
+    st.add_argument("--dts", nargs="+", type=float, default=[0.025, 0.04, 0.041, 0.042, 0.043])
+    st.add_argument("--category-trials", type=int, default=10)
+    cc = sub.add_parser("category-cost")
+    cc.add_argument("--settings", nargs="+",
+                    default=["exponential_euler@0.05", "rk4@0.04", "rk4@0.025"])
+    cc.add_argument("--rounds", type=int, default=3)
+    cc.add_argument("--trials", type=int, default=5)
     w = sub.add_parser("brian2-worker")
     w.add_argument("--method", required=True)
     w.add_argument("--dt", type=float, required=True)
     w.add_argument("--repeats", type=int, default=3)
     a = ap.parse_args(argv)
-    {"measure": measure, "plot": plot, "table": table,
+    {"measure": measure, "plot": plot, "table": table, "stability": stability,
+     "category-cost": category_cost,
      "brian2-worker": lambda a: brian2_worker(a.method, a.dt, a.repeats)}[a.cmd](a)
 
 
