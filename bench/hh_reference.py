@@ -6,8 +6,9 @@ Wang-type kinetics), uncoupled, at I_bg = 0.4, 1 and 3 uA/cm^2, 1 s. Six neurons
 - `reference(...)`: each neuron integrated alone with scipy `solve_ivp(method="DOP853",
   rtol=1e-10, atol=1e-10)` from the block's initial state; a spike is an upward crossing of
   V = 0 mV, located by solve_ivp's event finder (a root of the dense-output interpolant, so
-  the time is not tied to any step grid). Cached in a .npz keyed by every parameter (it takes
-  seconds per neuron; see `REFERENCE_SECONDS` printed by `main`).
+  the time is not tied to any step grid). Cached in a .npz keyed by every input, the source
+  of the functions that compute it included (about 10 CPU seconds for 1 s of the six neurons;
+  `main` prints the time it took).
 - `circuit()` builds the same six neurons from the shipped models (Populations "E" and "I" of
   3 units each, no synapses); `ours(method, dt)` runs it with `Simulator(circuit, dt, method)`.
   The Simulator reports a spike at the first step whose V is above 0 (`SPIKES[...] = k + 1`

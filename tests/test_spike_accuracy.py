@@ -14,8 +14,9 @@ compares traces at the old ones); when they are, these tests should run `Simulat
 with no method or dt and RECOMMENDED goes.
 
 Cost: the 200 ms version runs in the default suite (reference a few CPU seconds when not
-cached, plus one kernel build); the 1 s version is marked slow (the reference alone takes
-about 16 CPU seconds uncached).
+cached, plus one kernel build; 11.6 s cold, 3.6 s warm here); the 1 s version is marked slow
+(the reference alone takes 10-12 CPU seconds uncached, and over a minute of wall time on a
+loaded machine).
 """
 from __future__ import annotations
 
@@ -32,8 +33,8 @@ import hh_reference as hr  # noqa: E402
 from circuitdsl.blocks.neurons import HH_EXCI, HH_INHIB  # noqa: E402
 
 #: the accurate setting docs/accuracy.md recommends for HH models, and the cheapest measured
-#: setting that meets the bound (rk4 at 0.04 ms: 5 % below the step at which the category-learning
-#: circuit diverges, so not recommended as a default, but it must stay within the bound too)
+#: setting that meets the bound (rk4 at 0.04 ms: 2.5 % below 0.041 ms, where the category-learning
+#: circuit diverges, so not recommended as a default; it must stay within the bound too)
 RECOMMENDED = dict(method="rk4", dt=0.025)
 CHEAPEST = dict(method="rk4", dt=0.04)
 SETTINGS = pytest.mark.parametrize("setting", [RECOMMENDED, CHEAPEST],
@@ -69,9 +70,9 @@ def test_reference_is_the_shipped_model():
 
 
 def test_reference_spike_counts():
-    """Over 1 s the reference gives the counts known for these neurons (Neuroblox's test:
-    HHNeuronExci at I_bg = 0.4 fires 12 spikes; 41 and 96 at 1 and 3, reference notes §1.1).
-    Over the 200 ms of the default-suite check every neuron spikes, one crossing per spike."""
+    """Over the 200 ms of the default-suite check every neuron spikes, one crossing per spike.
+    (Over 1 s the E counts are the known 12, 41, 96 at I_bg = 0.4, 1, 3 - Neuroblox's test and
+    the reference notes §1.1 - asserted by the slow test.)"""
     ref = hr.reference(200.0)
     assert all(len(ref[nrn]) >= 2 for nrn in hr.NEURONS)
     for nrn in hr.NEURONS:   # crossings are spikes, not root-finder duplicates
