@@ -577,12 +577,12 @@ class PlainRunner:
         self._record = data
 
     def state(self):
-        a = self.sim.arrays
-        return dict(P=a["P"].copy(), F=a["F"].copy(), RNG=a["RNG"].copy())
+        # Every mutable array (weights, random streams, and the states a model carries
+        # across trials), so a resumed plain run continues exactly.
+        return self.sim.state()
 
     def restore(self, state):
-        a = self.sim.arrays
-        a["P"][:], a["F"][:], a["RNG"][:] = state["P"], state["F"], state["RNG"]
+        self.sim.restore(state)
 
     def metrics(self, rows):
         return {f"spikes.{p}": int(rows[-1][f"spikes.{p}"]) for p in self.spiking} if rows \

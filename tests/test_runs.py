@@ -193,3 +193,12 @@ def test_the_docs_page_shows_the_example_that_runs_here():
     documented = set(re.findall(r"^\| `(\w+)` \|", page, flags=re.M))
     assert {"runner", "signals", "duration", "dt", "default_trials"} <= read   # found them
     assert read <= documented, read - documented
+
+
+def test_a_resumed_plain_run_equals_an_uninterrupted_one(tmp_path):
+    args = ["run", EXAMPLE, "--quiet", "--set", "N=3"]
+    assert main(args + ["--trials", "5", "--out", str(tmp_path / "a")]) == 0
+    assert main(args + ["--trials", "2", "--out", str(tmp_path / "b")]) == 0
+    assert main(["run", "--resume", str(tmp_path / "b"), "--trials", "5", "--quiet"]) == 0
+    a, b = (read_trace(tmp_path / d / "trace.csv") for d in "ab")
+    assert _strip(a) == _strip(b) and int(a[-1]["spikes.B"]) > 0   # learned across the resume
