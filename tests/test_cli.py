@@ -390,3 +390,14 @@ def test_every_parameter_of_a_shipped_circuit_has_a_meaning(name, capsys):
     out = capsys.readouterr().out
     for key, text in module.PARAM_HELP.items():
         assert text in out, key
+
+
+def test_plot_redraws_a_finished_runs_figures_with_its_circuits_redraw(tmp_path, capsys):
+    import os
+    out = tmp_path / "hc"
+    assert main(["run", "hebbian-cortex", "--trials", "1", "--out", str(out), "--quiet"]) == 0
+    figure = out / "adjacency_after.png"
+    os.utime(figure, ns=(0, 0))
+    assert main(["plot", str(out)]) == 0
+    assert f"figures written to {out}" in capsys.readouterr().out
+    assert figure.stat().st_mtime_ns > 0 and figure.stat().st_size > 10000
