@@ -27,9 +27,9 @@ class Agent:
     one (None: no latches)."""
 
     def __init__(self, circuit, t_block=90.0, dt=0.05, seed=0, method="exponential_euler",
-                 cache=None):
+                 cache=None, math="libm"):
         self.circuit = circuit
-        self.sim = Simulator(circuit, dt=dt, seed=seed, method=method, cache=cache)
+        self.sim = Simulator(circuit, dt=dt, seed=seed, method=method, cache=cache, math=math)
         self.t_block = t_block
         net = self.sim.network
         for path, (model, _) in self.sim.populations().items():

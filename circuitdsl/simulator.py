@@ -324,18 +324,24 @@ class Simulator:
 
     def _nonfinite(self, k):
         S = self.arrays["S"]
-        bad = np.flatnonzero(~np.isfinite(S))
-        where = "an unknown state"
-        if len(bad):
-            flat = int(bad[0])
-            for g in self.lowered.groups:
-                for x in g.model.states:
-                    start = self.lowered.layout.state(g, x)
-                    if start <= flat < start + g.N:
-                        path, unit = g.locate(flat - start)
-                        where = f"state '{x}' of block '{path}' (unit {unit})"
-        return (f"{where} became {S[bad[0]] if len(bad) else 'NaN'} at "
-                f"t = {(k + 1) * self.dt:.6g} ms; the run stopped there")
+        where, value = "a state", "NaN"
+        # the first unit (in group and state order) whose value is not finite; padding units
+        # (compiler/layout.py, VECTOR) are skipped, they are not part of the model
+        for g in self.lowered.groups:
+            found = False
+            for x in g.model.states:
+                start = self.lowered.layout.state(g, x)
+                bad = np.flatnonzero(~np.isfinite(S[start:start + g.N]))
+                if len(bad):
+                    path, unit = g.locate(int(bad[0]))
+                    where, value = f"state '{x}' of block '{path}' (unit {unit})", \
+                        S[start + bad[0]]
+                    found = True
+                    break
+            if found:
+                break
+        return (f"{where} became {value} at t = {(k + 1) * self.dt:.6g} ms; the run stopped "
+                "there")
 
     # ---- weights and learning -----------------------------------------------------------------
 

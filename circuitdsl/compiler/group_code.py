@@ -51,10 +51,13 @@ def has_feedback(lowered, g):
                for p in lowered.projections)
 
 
-def nonfinite_flag(values):
+def nonfinite_flag(values, n=None):
     """`_bad |= ...`: set when any value is NaN or Inf (x - x is 0 exactly for every finite
-    x). An OR of booleans, unlike a floating-point sum, lets LLVM vectorise the unit loop."""
-    return "_bad |= " + " | ".join(f"({v} - {v} != 0.0)" for v in values)
+    x). An OR of booleans, unlike a floating-point sum, lets LLVM vectorise the unit loop.
+    With `n` (the group's size, when the loop also runs over padding units) only units
+    i < n count: padding units keep their build-time parameters and are nobody's concern."""
+    flag = " | ".join(f"({v} - {v} != 0.0)" for v in values)
+    return f"_bad |= (i < {n}) & ({flag})" if n else f"_bad |= {flag}"
 
 
 def constant_params(lowered, g):
@@ -119,7 +122,8 @@ def update(fn, lowered, g):
     n = key.size(g) if _draws(m.expand(st.expr) for st in m.update) else key.padded(g)
     fn.emit(1, f"for i in range({fn.off(n)}):")    # whole vectors where it can (integrate)
     cg._emit_statements(fn, 2, g, _expanded(m, m.update), names, loads, lowered.stream(g))
-    fn.emit(2, nonfinite_flag(names[x] for x in dict.fromkeys(st.target for st in m.update)))
+    fn.emit(2, nonfinite_flag((names[x] for x in dict.fromkeys(st.target for st in m.update)),
+                              fn.off(key.size(g)) if n == key.padded(g) else None))
 
 
 def integrate(fn, lowered, g):
@@ -151,7 +155,8 @@ def integrate(fn, lowered, g):
             fn.emit(3, cg._store(fn, g, x, new))
         else:
             fn.emit(2, cg._store(fn, g, x, new))
-    fn.emit(2, nonfinite_flag(new for _, new in updates))
+    fn.emit(2, nonfinite_flag((new for _, new in updates),
+                              fn.off(key.size(g)) if n == key.padded(g) else None))
 
 
 def spikes(fn, lowered, g):

@@ -61,3 +61,22 @@ def test_state_restore_round_trip_and_refusals(sim):
         sim.restore({"Z": np.zeros(1)})
     with pytest.raises(ValidationError, match="array 'S' has shape \\(1,\\)"):
         sim.restore({"S": np.zeros(1)})
+
+
+def test_padding_units_never_stop_a_run_and_are_never_named():
+    """Group rows are padded to whole vectors with copies of unit 0 at build time; here every
+    unit is built unstable (dx/dt = a x, a = 10), then the three real units are made stable:
+    only the padding diverges, and the run must not notice. A real unit that diverges is
+    reported by name."""
+    from circuitdsl.errors import SimulationError
+    grow = Model("Grow", "dx/dt = a*x", states=dict(x=1.0), params=dict(a=10.0))
+    c = Circuit("pad")
+    c.add(Population("G", grow, 3))
+    sim = Simulator(c, dt=1.0, method="euler")
+    sim.set("G", "a", -0.5)
+    rec = sim.run(400.0, record=["G.x"])           # 11**400 overflows in the padding
+    np.testing.assert_allclose(rec["G.x"][-1], 0.5 ** 400, rtol=1e-12)
+    sim.reset()
+    sim.set("G", "a", np.array([-0.5, -0.5, 10.0]))
+    with pytest.raises(SimulationError, match=r"state 'x' of block 'G' \(unit 2\) became inf"):
+        sim.run(400.0)
