@@ -446,8 +446,12 @@ def run_one(name, seed, params, out, trials=None, dt=None, resume=False, progres
                 images = circuit[stim].images
                 meta.update(stimuli=images.source, stimuli_sha256=images.sha256)
             write_json(out / "run.json", meta)
-        meta["trials"] = trials
-        meta.pop("finished", None)
+        if resume:
+            # Said at once, so that a resume killed in turn is resumed to the new total and a
+            # sweep does not take the directory for finished.
+            meta["trials"] = trials
+            meta.pop("finished", None)
+            write_json(out / "run.json", meta)
         if factory is None and progress and runner.learning.startswith("not applied"):
             print(f"circuitdsl: note: trial-end learning {runner.learning}", file=sys.stderr)
         rows = run_trials(runner, trials, out, resume=resume, progress=progress)

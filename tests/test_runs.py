@@ -202,3 +202,21 @@ def test_a_resumed_plain_run_equals_an_uninterrupted_one(tmp_path):
     assert main(["run", "--resume", str(tmp_path / "b"), "--trials", "5", "--quiet"]) == 0
     a, b = (read_trace(tmp_path / d / "trace.csv") for d in "ab")
     assert _strip(a) == _strip(b) and int(a[-1]["spikes.B"]) > 0   # learned across the resume
+
+
+def test_a_resume_records_its_new_total_at_once(tmp_path, monkeypatch):
+    """A resume to more trials that is itself killed is resumed to that total."""
+    import circuitdsl.experiment as experiment
+    out = tmp_path / "r"
+    assert main(["run", TINY, "--trials", "2", "--out", str(out), "--quiet"]) == 0
+    real = experiment.run_trials
+
+    def killed(runner, n, out_dir, resume=False, progress=True):
+        meta = json.loads((Path(out_dir) / "run.json").read_text())
+        assert meta["trials"] == 5 and "finished" not in meta   # on disk before any trial
+        raise KeyboardInterrupt
+    monkeypatch.setattr(experiment, "run_trials", killed)
+    assert main(["run", "--resume", str(out), "--trials", "5", "--quiet"]) == 130
+    monkeypatch.setattr(experiment, "run_trials", real)
+    assert main(["run", "--resume", str(out), "--quiet"]) == 0
+    assert len(read_trace(out / "trace.csv")) == 5
