@@ -42,7 +42,7 @@ def one(seed, trials, variant, errors_dir=None):
     err = np.asarray([float(r["error"]) for r in rows])
     if errors_dir:
         np.save(os.path.join(errors_dir, f"seed{seed}.npy"), err)
-    outs = runner.outputs_without_perturbation(runner.sim.arrays["F"].copy())
+    outs = runner.outputs_without_perturbation(runner.sim.state(("F",))["F"])
     signs_ok = all(np.sign(np.mean(o[runner.task.resp:])) == np.sign(runner.task.target_of(k))
                    for k, o in enumerate(outs))
     final = err[FINAL] if len(err) > FINAL.start else err[-1000:]

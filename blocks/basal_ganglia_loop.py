@@ -40,7 +40,7 @@ STA_PARAMS = dict(tau3=2000.0, tau4=0.1, k_stp=0.5, G_syn_stp=3.0, V_shift_stp=1
                   V_range_stp=35.0, z_stp_scale=5.0)
 
 # The excitatory HH equations of blocks/neurons.py (HH_EXCI), repeated because a Model keeps
-# its parsed equations, not its text; tests/test_bg_loop_blocks.py checks that both models
+# its parsed equations, not its text; tests/blocks/test_bg_loop_blocks.py checks that both models
 # have the same right-hand sides for every shared state, so the copy cannot drift.
 _HH_EXCI_TEXT = """
 dV/dt = -G_Na*m**3*h*(V - E_Na) - G_K*n**4*(V - E_K) - G_L*(V - E_L) + I_bg + I_syn + I_asc + I_in

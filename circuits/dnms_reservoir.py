@@ -24,6 +24,7 @@ import numpy as np
 from circuitdsl.blocks.reservoir import Reservoir
 from circuitdsl.circuit import Circuit, resolve_params
 from circuitdsl.environments import DNMSTask
+from circuitdsl.errors import RunError
 from circuitdsl.learning import MiconiRule
 
 DESCRIPTION = "chaotic reservoir learning delayed non-match-to-sample by reward (Miconi 2017)"
@@ -121,7 +122,7 @@ class DNMSRunner:
         self.out_unit = circuit.meta["output"]
         self.learn_after = circuit.meta["learn_after"]
         self.baseline = np.full(4, float(circuit.meta["baseline"]))
-        self.weights_before = self.sim.arrays["F"].copy()
+        self.weights_before = self.sim.state(("F",))["F"]
 
     def output(self, type_index):
         """The output unit's rate over one trial (no learning applied)."""
@@ -143,18 +144,14 @@ class DNMSRunner:
                     reward=f"{-error:.10g}")
 
     def state(self):
-        a = self.sim.arrays
         # S holds the carried running mean x_bar, which a resumed run must continue from.
-        return dict(P=a["P"].copy(), F=a["F"].copy(), RNG=a["RNG"].copy(), S=a["S"].copy(),
-                    baseline=self.baseline.copy())
+        return dict(self.sim.state(("P", "F", "RNG", "S")), baseline=self.baseline.copy())
 
     def restore(self, state):
-        a = self.sim.arrays
-        a["P"][:], a["F"][:], a["RNG"][:] = state["P"], state["F"], state["RNG"]
         if "S" not in state:
-            raise ValueError("dnms-reservoir: this checkpoint has no state array S (it predates "
-                             "the carried running mean x_bar); start the run again")
-        a["S"][:] = state["S"]
+            raise RunError("dnms-reservoir: this checkpoint has no state array S (it predates "
+                           "the carried running mean x_bar); start the run again")
+        self.sim.restore({k: v for k, v in state.items() if k != "baseline"})
         self.baseline = np.asarray(state["baseline"], dtype=float).copy()
 
     def postfix(self, rows):
@@ -185,7 +182,7 @@ class DNMSRunner:
     def finish(self, out, rows, meta):
         from circuitdsl.circuits._dnms_figures import dnms_figures
         before = self.outputs_without_perturbation(self.weights_before)
-        after = self.outputs_without_perturbation(self.sim.arrays["F"].copy())
+        after = self.outputs_without_perturbation(self.sim.state(("F",))["F"])
         dnms_figures(out, rows, before, after, self.task)
         m = self.metrics(rows)
         last = [float(r["error"]) for r in rows[-400:]]

@@ -186,12 +186,10 @@ class LTTBRunner:
         return row
 
     def state(self):
-        a = self.sim.arrays
-        return dict(F=a["F"].copy(), P=a["P"].copy())
+        return self.sim.state(("F", "P"))
 
     def restore(self, state):
-        a = self.sim.arrays
-        a["F"][:], a["P"][:] = state["F"], state["P"]
+        self.sim.restore(state)
 
     def postfix(self, rows):
         tested = [r for r in rows if r["outer_variance"] != ""]

@@ -117,7 +117,7 @@ class ReachingRunner:
         self.test = self.task.test_schedule(p["test_trials"])
         self.vstar = [self.task.desired_velocity(k) for k in range(self.task.n_targets)]
         self.cues = [circuit["cue"].one_hot(k) for k in range(self.task.n_targets)]
-        self.weights_before = self.sim.arrays["F"].copy()
+        self.weights_before = self.sim.state(("F",))["F"]
         self._rows = {}
 
     def target_of(self, k):
@@ -161,11 +161,10 @@ class ReachingRunner:
                       for k, t, v, ph in zip(ks, targets, loss, phases)}
 
     def state(self):
-        a = self.sim.arrays
-        return dict(F=a["F"].copy(), RNG=a["RNG"].copy())
+        return self.sim.state(("F", "RNG"))     # weights and the random streams
 
     def restore(self, state):
-        self.sim.arrays["F"][:], self.sim.arrays["RNG"][:] = state["F"], state["RNG"]
+        self.sim.restore(state)
 
     def postfix(self, rows):
         return {"loss": f"{np.mean([float(r['loss']) for r in rows[-200:]]):.4f}"}
@@ -180,7 +179,7 @@ class ReachingRunner:
     def trajectories(self, weights):
         """Arm positions (targets, t_max + 1, 2) with `weights`; the runner's state is kept."""
         saved = self.state()
-        self.sim.arrays["F"][:] = weights
+        self.sim.restore({"F": weights})
         out = []
         for k in range(self.task.used):
             _, rec = self.reach(k, record=["arm.s"])
@@ -196,7 +195,7 @@ class ReachingRunner:
             for key, v in metrics.items():
                 fh.write(f"{key.rsplit('_', 1)[1]},{v:.10g}\n")
         before = self.trajectories(self.weights_before)
-        after = self.trajectories(self.sim.arrays["F"].copy())
+        after = self.trajectories(self.sim.state(("F",))["F"])
         reaching_figures(out, rows, self.p["block"], before, after, self.task)
         return "test loss per target " + " ".join(f"{v:.4f}" for v in metrics.values())
 

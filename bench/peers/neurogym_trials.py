@@ -1,5 +1,5 @@
 """Record neurogym's DelayComparison-v0 trials with their random draws, for the equivalence
-test (tests/test_tasks.py reads the file; neurogym itself is not needed there).
+test (tests/gradient/test_tasks.py reads the file; neurogym itself is not needed there).
 
 The environment's RandomState is replaced by one that keeps every randn() block it hands out,
 so the noise neurogym added is known exactly; trial draws and period indices are read from

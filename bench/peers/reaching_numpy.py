@@ -1,6 +1,6 @@
 """Plain NumPy implementation of Murray & Escola's reaching network (reference seed-models.md
 §B.2), written from the equations: the peer for bench/reaching.py and the reference for the
-step-equivalence test (tests/test_reaching.py).
+step-equivalence test (tests/circuits/test_reaching.py).
 
     x = Wc_m[cue] + Ws_m s,  y = Wc_h[cue] + Ws_h s,  z = tanh(W x + V y),  g = U z + xi
     s <- s + g;  e = v* - g;  loss = mean_t |e|^2 / 2

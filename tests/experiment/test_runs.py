@@ -20,8 +20,8 @@ from circuitdsl.errors import RunError
 from circuitdsl.experiment import read_trace
 from circuitdsl.runs import run_one
 
-TINY = str(Path(__file__).parent / "data" / "tiny_learner.py")
-EXAMPLE = str(Path(__file__).parents[1] / "docs" / "examples" / "my_circuit.py")
+TINY = str(Path(__file__).parents[1] / "data" / "tiny_learner.py")
+EXAMPLE = str(Path(__file__).parents[2] / "docs" / "examples" / "my_circuit.py")
 
 
 def _strip(rows):
@@ -183,7 +183,7 @@ def test_first_run_says_it_is_compiling(tmp_path, capsys, monkeypatch):
 def test_the_docs_page_shows_the_example_that_runs_here():
     """docs/writing-a-circuit.md includes docs/examples/my_circuit.py verbatim (the file the
     test above runs), and the page's meta table names every key runs.py reads."""
-    page = (Path(__file__).parents[1] / "docs" / "writing-a-circuit.md").read_text()
+    page = (Path(__file__).parents[2] / "docs" / "writing-a-circuit.md").read_text()
     block = page.split("```python\n", 1)[1].split("```", 1)[0]
     assert block == Path(EXAMPLE).read_text()
     import circuitdsl.runs as runs

@@ -27,7 +27,7 @@ import numpy as np
 import pytest
 import sympy as sp
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "bench"))
+sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "bench"))
 import hh_reference as hr  # noqa: E402
 
 from circuitdsl.blocks.neurons import HH_EXCI, HH_INHIB  # noqa: E402

@@ -241,7 +241,7 @@ def test_original_draws_reproduce_the_reference_rerun(protocol, seed):
     printed 4 decimals, so 0.1895 appears as 0.190: tolerance 6e-4)."""
     import importlib.util
     from pathlib import Path
-    path = Path(__file__).resolve().parents[1] / "bench" / "lttb_seeds.py"
+    path = Path(__file__).resolve().parents[2] / "bench" / "lttb_seeds.py"
     spec = importlib.util.spec_from_file_location("lttb_seeds", path)
     bench = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(bench)

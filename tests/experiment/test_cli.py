@@ -71,7 +71,7 @@ def test_run_points_training_circuits_to_train():
 
 # ---- bad inputs: every one is refused with a message naming what is wrong ----------------------
 
-TINY = str(Path(__file__).parent / "data" / "tiny_learner.py")
+TINY = str(Path(__file__).parents[1] / "data" / "tiny_learner.py")
 
 FILES = {
     "nobuild.py": "x = 1\n",

@@ -17,7 +17,7 @@ from circuitdsl.cli import main
 from circuitdsl.datasets import load_image_csv, save_image_csv
 from circuitdsl.datasets_big import generate_dot_images, image_statistics
 
-ORIGINAL = Path(__file__).resolve().parents[2] / "shared" / "data" / "image_example.csv"
+ORIGINAL = Path(__file__).resolve().parents[3] / "shared" / "data" / "image_example.csv"
 
 
 def _bernoulli(n, p):

@@ -128,7 +128,7 @@ def test_shipped_blocks_implement_the_roles():
 def test_agent_names_no_block():
     """The engine's Agent knows roles, not blocks: no block class, part or state name in it,
     and it uses the Simulator's public API only."""
-    src = (Path(__file__).resolve().parents[1] / "circuitdsl" / "agent.py").read_text()
+    src = (Path(__file__).resolve().parents[2] / "circuitdsl" / "agent.py").read_text()
     for word in ("GreedyPolicy", "ImageStimulus", "Striatum", "SNc", "matrisome", "rho_",
                  '"R_"', "kappa", "dopamine", "circuitdsl.blocks", "sim.arrays", ".lowered",
                  "_pop_index"):

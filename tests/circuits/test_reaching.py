@@ -15,7 +15,7 @@ from circuitdsl.equations import EquationError
 from circuitdsl.model import Model, Synapse
 from circuitdsl.simulator import Simulator
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 
 
 def _numpy_reference():

@@ -21,7 +21,7 @@ from circuitdsl.experiment import read_trace
 from circuitdsl.runs import run_one
 from circuitdsl.sweep import SweepError, derive_seeds, sweep
 
-TINY = str(Path(__file__).parent / "data" / "tiny_learner.py")
+TINY = str(Path(__file__).parents[1] / "data" / "tiny_learner.py")
 TRIALS = 6
 
 

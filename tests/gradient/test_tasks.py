@@ -227,7 +227,7 @@ def test_equal_to_recorded_neurogym_trials(timing_name, timing):
     """100 trials recorded from neurogym 2.2.0 with its exact noise draws
     (bench/peers/neurogym_trials.py): the same draws give the same arrays, bit for bit."""
     from pathlib import Path
-    data = np.load(Path(__file__).parent / "data" / "neurogym_delay_comparison.npz")
+    data = np.load(Path(__file__).parents[1] / "data" / "neurogym_delay_comparison.npz")
     task = DelayComparisonTask(timing=timing)
     info = data[f"{timing_name}_info"]
     lengths = set()

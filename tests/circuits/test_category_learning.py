@@ -11,7 +11,7 @@ from circuitdsl.circuits._classification import ClassificationRunner, run_experi
 from circuitdsl.environments import ClassificationEnvironment
 from circuitdsl.experiment import read_trace
 
-REFERENCE = Path(__file__).resolve().parents[2] / "shared" / "data" / "stimuli_set.csv"
+REFERENCE = Path(__file__).resolve().parents[3] / "shared" / "data" / "stimuli_set.csv"
 
 
 def test_hebbian_cortex_moves_plastic_weights_toward_wlim(tmp_path):

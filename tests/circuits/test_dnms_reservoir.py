@@ -47,11 +47,9 @@ def _trace(sim):
     """The eligibility trace as a dense (post, pre) matrix."""
     s = sim.network.synapse_sets[0]
     N = sim.network.populations["R"].N
-    proj = sim.lowered.projections[0]
-    off, M = sim.lowered.layout[f"F_{proj.name}_e"], len(proj.order_origin[0])
+    proj = sim.projections()[0]
     e = np.zeros((N, N))
-    e[s.post_idx[proj.order_origin[1]], s.pre_idx[proj.order_origin[1]]] = \
-        sim.arrays["F"][off:off + M]
+    e[s.post_idx[proj.order_origin[1]], s.pre_idx[proj.order_origin[1]]] = sim.field(proj, "e")
     return e
 
 
