@@ -217,7 +217,7 @@ def cmd_train(args):
     try:
         meta = train_run(args.circuit, args.seed, out, params=_params(args.set),
                          steps=args.steps, batch_size=args.batch_size, lr=args.lr,
-                         progress=not args.quiet)
+                         progress=not args.quiet, overwrite=args.overwrite)
     except KeyboardInterrupt:
         print(f"circuitdsl: interrupted; trace.csv and weights.npz so far are in {out}",
               file=sys.stderr)
@@ -330,6 +330,8 @@ def parser(circuit=None, options=()):
     tr.add_argument("--lr", type=float, help="learning rate (default: the circuit's)")
     tr.add_argument("--set", action="append", metavar="PARAM=VALUE")
     tr.add_argument("--quiet", action="store_true", help="no progress bar")
+    tr.add_argument("--overwrite", action="store_true",
+                    help="replace a training run already in --out (default: refuse)")
     tr.set_defaults(fn=cmd_train)
     return p
 

@@ -67,22 +67,24 @@ def run_trials(runner, n_trials, out=None, resume=False, progress=True):
     runner.n_trials = n_trials   # a runner that works ahead in blocks must stop here
     timed = "seconds" in runner.columns
     bar = tqdm(total=n_trials, initial=start, disable=not progress, unit="trial")
-    pending = []
-    for k in range(start + 1, n_trials + 1):
-        t0 = time.perf_counter()
-        row = runner.trial(k)
-        if timed:
-            row["seconds"] = f"{time.perf_counter() - t0:.4f}"
-        rows.append(row)
-        pending.append(row)
-        if k % every and k != n_trials:
-            continue
-        if out:
-            _write_rows(out / "trace.csv", runner.columns, pending, "a")
-            _save_checkpoint(ckpt, runner, k)
-        bar.update(len(pending))
+    try:
         pending = []
-        if hasattr(runner, "postfix"):
-            bar.set_postfix(runner.postfix(rows))
-    bar.close()
+        for k in range(start + 1, n_trials + 1):
+            t0 = time.perf_counter()
+            row = runner.trial(k)
+            if timed:
+                row["seconds"] = f"{time.perf_counter() - t0:.4f}"
+            rows.append(row)
+            pending.append(row)
+            if k % every and k != n_trials:
+                continue
+            if out:
+                _write_rows(out / "trace.csv", runner.columns, pending, "a")
+                _save_checkpoint(ckpt, runner, k)
+            bar.update(len(pending))
+            pending = []
+            if hasattr(runner, "postfix"):
+                bar.set_postfix(runner.postfix(rows))
+    finally:     # an error or Ctrl-C must not leave a half-drawn bar over its message
+        bar.close()
     return rows

@@ -7,6 +7,7 @@ coloured by ground truth) and run.json.
 """
 from __future__ import annotations
 
+import json
 import platform
 import time
 from pathlib import Path
@@ -15,6 +16,7 @@ import numpy as np
 
 import circuitdsl
 from circuitdsl.circuit import stable_rng
+from circuitdsl.dirlock import DirLock
 from circuitdsl.runs import RunError, build_circuit, write_json
 from circuitdsl.train import _recent, program_for, train
 
@@ -94,9 +96,43 @@ def pca_figure(program, task, hidden, path, seed, n=20):
     plt.close(fig)
 
 
+TRAINING_FILES = ("run.json", "trace.csv", "weights.npz", "learning_curve.png", "pca.png")
+
+
+def _check_out(out, overwrite, clear=False):
+    """Refuse to write over a training run that is there (unless `overwrite`), as a run does;
+    with `clear` (only while holding the directory's lock) remove what that run wrote."""
+    meta_path = out / "run.json"
+    if out.exists() and not out.is_dir():
+        raise RunError(f"--out '{out}' is a file, not a directory")
+    if not meta_path.exists():
+        return
+    try:
+        old = json.loads(meta_path.read_text())
+    except (OSError, ValueError):
+        old = {}
+    if not overwrite:
+        raise RunError(f"--out '{out}' already holds a run ({old.get('circuit_source', '?')}, "
+                       f"seed {old.get('seed', '?')}, {old.get('status', 'unknown status')}); "
+                       "replace it with --overwrite, or choose another --out")
+    for name in TRAINING_FILES if clear else ():
+        if (out / name).is_file():
+            (out / name).unlink()
+
+
 def train_run(name, seed, out, params=None, steps=None, batch_size=None, lr=None,
-              progress=True):
-    """Train circuit `name` (shipped or a .py file) into directory `out`; returns run.json."""
+              progress=True, overwrite=False):
+    """Train circuit `name` (shipped or a .py file) into directory `out`; returns run.json.
+    The directory is locked while training (a second run into it is refused), and a run
+    already there is kept unless `overwrite`."""
+    out = Path(out)
+    _check_out(out, overwrite)          # before any compiling: a refusal comes at once
+    with DirLock(out, what="training run"):
+        _check_out(out, overwrite, clear=True)   # no other process can be writing now
+        return _train(name, seed, out, params, steps, batch_size, lr, progress)
+
+
+def _train(name, seed, out, params, steps, batch_size, lr, progress):
     circuit = build_circuit(name, dict(params or {}))
     spec = circuit.meta.get("training")
     if not spec:
@@ -111,7 +147,6 @@ def train_run(name, seed, out, params=None, steps=None, batch_size=None, lr=None
         raise RunError(f"--lr must be > 0, got {lr}")
     task = spec["task"]()
     program = program_for(circuit, seed)
-    out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
     meta = dict(circuit=circuit.name, circuit_source=str(name), version=circuitdsl.__version__,
                 seed=seed, steps=steps, batch_size=batch_size, lr=lr,

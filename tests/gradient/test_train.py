@@ -288,3 +288,30 @@ def test_instantaneous_layers_and_random_dynamics_are_refused():
     c2.connect("obs", "n")
     with pytest.raises(GradientError, match="block 'n'.*draws random numbers"):
         GradientProgram(c2, 1.0, ["obs"], ("n", "x"), ["obs -> n"])
+
+
+def test_train_refuses_a_run_already_in_out_and_overwrites_on_request(tmp_path):
+    """`circuitdsl train` keeps an existing run (refused before anything compiles) unless
+    --overwrite; a locked directory is refused too."""
+    import json
+    from circuitdsl.cli import main
+    from circuitdsl.dirlock import DirLock
+    from circuitdsl.errors import RunError
+    from circuitdsl.training_run import train_run
+    out = tmp_path / "wm"
+    out.mkdir()
+    (out / "run.json").write_text(json.dumps(dict(circuit_source="working-memory-rnn", seed=3,
+                                                  status="finished")))
+    (out / "notes.txt").write_text("mine")
+    with pytest.raises(RunError, match=r"already holds a run \(working-memory-rnn, seed 3, "
+                                       r"finished\); replace it with --overwrite"):
+        train_run("working-memory-rnn", 0, out, steps=1)
+    assert main(["train", "working-memory-rnn", "--out", str(out), "--steps", "1",
+                 "--quiet"]) == 2
+    with DirLock(tmp_path / "busy", what="training run"):
+        with pytest.raises(RunError, match="busy. is in use"):
+            train_run("working-memory-rnn", 0, tmp_path / "busy", steps=1)
+    meta = train_run("working-memory-rnn", 0, out, steps=2, batch_size=2, progress=False,
+                     overwrite=True)
+    assert meta["steps_done"] == 2 and (out / "notes.txt").read_text() == "mine"
+    assert json.loads((out / "run.json").read_text())["status"] == "finished"
