@@ -188,8 +188,7 @@ def test_cli_train_writes_the_run_files(tmp_path, capsys):
     assert main(["train", "working-memory-rnn", "--steps", "40", "--seed", "2", "--out",
                  str(out), "--set", "hidden=16", "--quiet"]) == 0
     assert sorted(p.name for p in out.iterdir() if p.name != ".circuitdsl.lock") == [
-        "learning_curve.png", "pca.png",
-                                                     "run.json", "trace.csv", "weights.npz"]
+        "learning_curve.png", "pca.png", "run.json", "trace.csv", "weights.npz"]
     rows = (out / "trace.csv").read_text().splitlines()
     assert rows[0] == "step,loss,accuracy" and len(rows) == 41 and rows[40].startswith("40,")
     w = np.load(out / "weights.npz")
