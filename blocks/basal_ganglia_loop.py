@@ -21,7 +21,7 @@ from circuitdsl.block import Composite, Population
 from circuitdsl.blocks.basal_ganglia import Striatum
 from circuitdsl.blocks.cortex import CorticalWTA
 from circuitdsl.blocks.neural_mass import NextGenerationEI
-from circuitdsl.blocks.neurons import CONDUCTANCE, HH_EXCI, HH_INHIB
+from circuitdsl.blocks.neurons import CONDUCTANCE, HH_EXCI, HH_EXCI_EQUATIONS, HH_INHIB
 from circuitdsl.connections import (CONNECTION_RULES, add_unit_synapses, registry,
                                     unit_list)
 from circuitdsl.model import Model, Synapse
@@ -39,30 +39,10 @@ dG_stp/dt = -G_stp/tau3 + (z_stp/z_stp_scale)*(k_stp - G_stp)
 STA_PARAMS = dict(tau3=2000.0, tau4=0.1, k_stp=0.5, G_syn_stp=3.0, V_shift_stp=10.0,
                   V_range_stp=35.0, z_stp_scale=5.0)
 
-# The excitatory HH equations of blocks/neurons.py (HH_EXCI), repeated because a Model keeps
-# its parsed equations, not its text; tests/blocks/test_bg_loop_blocks.py checks that both models
-# have the same right-hand sides for every shared state, so the copy cannot drift.
-_HH_EXCI_TEXT = """
-dV/dt = -G_Na*m**3*h*(V - E_Na) - G_K*n**4*(V - E_K) - G_L*(V - E_L) + I_bg + I_syn + I_asc + I_in
-dn/dt = phi*(alpha_n(V)*(1 - n) - beta_n(V)*n)
-dm/dt = phi*(alpha_m(V)*(1 - m) - beta_m(V)*m)
-dh/dt = phi*(alpha_h(V)*(1 - h) - beta_h(V)*h)
-dG/dt = -G/tau + z
-dz/dt = -z/tau1 + G_syn/(1 + exp(-4.394*(V - V_shift)/V_range))
-alpha_n(V) = 0.01*(V + 34)/(1 - exp(-(V + 34)/10))
-beta_n(V) = 0.125*exp(-(V + 44)/80)
-alpha_m(V) = 0.1*(V + 30)/(1 - exp(-(V + 30)/10))
-beta_m(V) = 4*exp(-(V + 55)/18)
-alpha_h(V) = 0.07*exp(-(V + 44)/20)
-beta_h(V) = 1/(1 + exp(-(V + 14)/10))
-spike_rate = 1.127*3/(1 + exp(-4.394*(V - 10)/35))
-dspikes_cumulative/dt = spike_rate
-dspikes_window/dt = spike_rate
-"""
 
 HH_EXCI_STA = Model(
     "HHNeuronExci_STA",
-    _HH_EXCI_TEXT + STA_EQUATIONS,
+    HH_EXCI_EQUATIONS + STA_EQUATIONS,
     states=dict(HH_EXCI.states, z_stp=0.0, G_stp=0.0),
     params=dict(HH_EXCI.params, **STA_PARAMS),
     inputs=HH_EXCI.inputs,

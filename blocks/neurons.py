@@ -31,9 +31,9 @@ _HH_PARAMS = dict(G_Na=52.0, G_K=20.0, G_L=0.1, E_Na=55.0, E_K=-90.0, E_L=-60.0,
                   I_bg=0.0, tau1=0.1, V_range=35.0)
 _HH_STATES = dict(V=-65.0, n=0.32, m=0.05, h=0.59, G=0.0, z=0.0)
 
-HH_EXCI = Model(
-    "HHNeuronExci",
-    _HH_COMMON + """
+#: The excitatory HH neuron's equations (also the base of blocks/basal_ganglia_loop.py's
+#: HH_EXCI_STA, which adds the augmentation states to them).
+HH_EXCI_EQUATIONS = _HH_COMMON + """
 alpha_n(V) = 0.01*(V + 34)/(1 - exp(-(V + 34)/10))
 beta_n(V) = 0.125*exp(-(V + 44)/80)
 alpha_m(V) = 0.1*(V + 30)/(1 - exp(-(V + 30)/10))
@@ -43,7 +43,11 @@ beta_h(V) = 1/(1 + exp(-(V + 14)/10))
 spike_rate = 1.127*3/(1 + exp(-4.394*(V - 10)/35))   # integrates to about 1 per action potential
 dspikes_cumulative/dt = spike_rate
 dspikes_window/dt = spike_rate
-""",
+"""
+
+HH_EXCI = Model(
+    "HHNeuronExci",
+    HH_EXCI_EQUATIONS,
     states=dict(_HH_STATES, spikes_cumulative=0.0, spikes_window=0.0),
     params=dict(_HH_PARAMS, E_syn=0.0, G_syn=3.0, tau=5.0, V_shift=10.0, t_block=90.0),
     inputs=("I_syn", "I_asc", "I_in"),

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import argparse
 import importlib
+import importlib.util
 import json
 import os
 import sys
@@ -89,9 +90,9 @@ def _circuit_params(args, options):
 # ---- commands ---------------------------------------------------------------------------------
 
 def cmd_list(args):
-    from circuitdsl.runs import shipped_circuits
-    for name, mod in sorted(shipped_circuits().items()):
-        module = importlib.import_module(f"circuitdsl.circuits.{mod}")
+    from circuitdsl.runs import load_circuit_module, shipped_circuits
+    for name in sorted(shipped_circuits()):
+        module = load_circuit_module(name)      # the one loader of circuits by name
         print(f"{name:24s} {getattr(module, 'DESCRIPTION', '')}")
 
 
@@ -413,10 +414,11 @@ def _print_error(err):
 
 
 def _package_dirs():
-    import circuitdsl.blocks
-    import circuitdsl.circuits
-    return [Path(p).resolve() for mod in (circuitdsl, circuitdsl.blocks, circuitdsl.circuits)
-            for p in mod.__path__]
+    # where the package's code lives (the engine, the blocks, the circuits), found without
+    # importing the block library or the circuits
+    names = ("circuitdsl", "circuitdsl.blocks", "circuitdsl.circuits")
+    return [Path(p).resolve() for name in names
+            for p in importlib.util.find_spec(name).submodule_search_locations]
 
 
 def _report_bug(err):

@@ -8,6 +8,7 @@ from __future__ import annotations
 from circuitdsl.blocks import CorticalWTA, ImageStimulus, NextGenerationEI
 from circuitdsl.blocks.neural_mass import TUTORIAL
 from circuitdsl.circuit import Circuit, resolve_params
+from circuitdsl.circuits import category_learning
 from circuitdsl.circuits._classification import classification_runner, draw_classification
 from circuitdsl.datasets import generate_category_stimuli, load_image_csv
 from circuitdsl.learning import HebbianPlasticity
@@ -19,22 +20,9 @@ PARAMS = {"stimuli": None, "stimuli_seed": 0, "VAC.density": 0.05, "AC.density":
           "hebbian.W_lim": 15.0, "stimulus.weight": 14.0, "ascending.weight": 44.0,
           "t_warmup": 200.0, "dt": 0.05}
 
-# What `circuitdsl show hebbian-cortex --params` says each parameter means.
-PARAM_HELP = {
-    "stimuli": "CSV of images (pixel_1..pixel_20, category); None: the shipped generator "
-               "(same as --stimuli FILE)",
-    "stimuli_seed": "seed of the generated stimulus set (1000 images, 2 categories)",
-    "VAC.density": "density of the WTA -> WTA edges inside the visual cortex VAC",
-    "AC.density": "density of the WTA -> WTA edges inside the associative cortex AC",
-    "VAC->AC.weight": "initial weight of the plastic VAC -> AC edge",
-    "VAC->AC.density": "density of the VAC -> AC edge",
-    "hebbian.K": "rate of the Hebbian rule on VAC -> AC",
-    "hebbian.W_lim": "weight the Hebbian rule grows VAC -> AC toward",
-    "stimulus.weight": "weight of the stimulus -> VAC edge",
-    "ascending.weight": "weight of the ascending modulation ASC1 -> VAC and ASC1 -> AC",
-    "t_warmup": "ms simulated before the first trial (its end state starts every trial)",
-    "dt": "time step in ms (--dt overrides it)",
-}
+# What `circuitdsl show hebbian-cortex --params` says each parameter means: the words of
+# category-learning, whose parameters these are.
+PARAM_HELP = {k: v for k, v in category_learning.PARAM_HELP.items() if k in PARAMS}
 
 
 def build(**params):

@@ -2,6 +2,9 @@
 
 CIRCUITDSL_CACHE, when set, is kept (so a developer or CI can reuse a warm cache between
 runs on purpose); otherwise the session gets a fresh temporary directory, removed at the end.
+Under pytest-xdist (`-n 2`, the default in pyproject.toml) the controlling process makes the
+directory before it starts the workers, which inherit it: every worker shares one cache, so a
+kernel two workers need is compiled once (writes are atomic, tests/runtime/test_simulator.py).
 """
 from __future__ import annotations
 
@@ -16,5 +19,6 @@ if not os.environ.get("CIRCUITDSL_CACHE"):
 
 
 def pytest_sessionfinish(session, exitstatus):
-    if _OWN is not None:
+    # only the process that made the directory removes it (a worker's session ends earlier)
+    if _OWN is not None and not os.environ.get("PYTEST_XDIST_WORKER"):
         shutil.rmtree(_OWN, ignore_errors=True)
