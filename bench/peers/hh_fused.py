@@ -139,9 +139,11 @@ def simulate(spec, exp="libm", repeats=3):
 def main():
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("spec")
-    ap.add_argument("--exp", choices=sorted(KERNELS), default="libm")
+    ap.add_argument("--exp", choices=sorted(EXP), default="libm")
     args = ap.parse_args()
-    print(json.dumps(simulate(load_spec(args.spec), args.exp)))
+    result = simulate(load_spec(args.spec), args.exp)
+    result.pop("kernel")
+    print(json.dumps(result))
 
 
 if __name__ == "__main__":

@@ -5,7 +5,6 @@ learn, record and draw. Tiny circuits only: tests/data/tiny_learner.py and the d
 from __future__ import annotations
 
 import json
-import os
 import subprocess
 import sys
 import time
